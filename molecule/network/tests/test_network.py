@@ -1,0 +1,60 @@
+"""The network role on a real systemd + Podman host."""
+
+import json
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def network(host):
+    result = host.run("podman network inspect lgtm")
+    assert result.rc == 0, result.stderr
+    return json.loads(result.stdout)[0]
+
+
+def test_network_has_dns_and_the_asked_subnet(network):
+    assert network["name"] == "lgtm"
+    assert network["dns_enabled"] is True
+    assert [s["subnet"] for s in network["subnets"]] == ["10.89.42.0/24"]
+    assert network["labels"]["lgtm.stack.managed"] == "true"
+
+
+def test_network_unit_is_active_and_starts_at_boot(host):
+    service = host.service("lgtm-network.service")
+    assert service.is_running or host.run("systemctl is-active lgtm-network.service").stdout.strip() == "active"
+    wanted = host.file("/run/systemd/generator/multi-user.target.wants/lgtm-network.service")
+    assert wanted.exists
+
+
+def test_unit_file_is_root_owned_0644(host):
+    unit = host.file("/etc/containers/systemd/lgtm.network")
+    assert unit.user == "root" and unit.group == "root"
+    assert unit.mode == 0o644
+    assert "NetworkName=lgtm" in unit.content_string
+    assert "Subnet=10.89.42.0/24" in unit.content_string
+
+
+@pytest.mark.parametrize("path", ["/etc/lgtm", "/var/lib/lgtm"])
+def test_base_directories(host, path):
+    directory = host.file(path)
+    assert directory.is_directory
+    assert directory.user == "root"
+    assert directory.mode == 0o755
+
+
+def test_containers_resolve_each_other_by_name_on_the_network(host):
+    """DNS on the network is what lets Grafana reach lgtm-loki by name."""
+    image = "localhost/lgtm-test/testsvc:" + host.run(
+        "podman images --format '{{.Tag}}' localhost/lgtm-test/testsvc").stdout.split()[0]
+    started = host.run(f"podman run -d --rm --name dns-target --network lgtm {image}")
+    assert started.rc == 0, started.stderr
+    try:
+        # Poll: the target's httpd needs a moment after `podman run -d` returns.
+        lookup = host.run(
+            f"podman run --rm --network lgtm --entrypoint /bin/sh {image} -c "
+            "'for i in $(seq 100); do busybox wget -q -O - http://dns-target:8080/index.html "
+            "&& exit 0; busybox sleep 0.1; done; exit 1'")
+        assert lookup.rc == 0, lookup.stderr
+        assert "lgtm.stack test service" in lookup.stdout
+    finally:
+        host.run("podman rm -f -t 0 dns-target")

@@ -1,0 +1,116 @@
+"""The quadlet core on a real host: restart only what changed, decided from state.
+
+Tests run in file order and build on each other, like an operator's day.
+"""
+
+import pytest
+from lgtm_molecule import container_identity, run_playbook
+
+A, B = "lgtm-testsvc-a", "lgtm-testsvc-b"
+
+
+@pytest.fixture
+def root(host):
+    with host.sudo():
+        yield host
+
+
+def page(host, port: int) -> tuple[str, str]:
+    result = host.run(f"curl -s -w '\\n%{{http_code}}' http://127.0.0.1:{port}/index.html")
+    body, _, status = result.stdout.rpartition("\n")
+    return status, body.strip()
+
+
+def test_both_services_answer(root):
+    assert page(root, 18080) == ("200", "lgtm test page v1")
+    assert page(root, 18081) == ("200", "lgtm bystander page")
+    for unit in (f"{A}.service", f"{B}.service"):
+        assert root.run(f"systemctl is-active {unit}").stdout.strip() == "active"
+
+
+def test_files_directories_and_hash_label(root):
+    unit = root.file(f"/etc/containers/systemd/{A}.container")
+    assert (unit.user, unit.group, unit.mode) == ("root", "root", 0o644)
+    config = root.file("/etc/lgtm/testsvc-a/www/index.html")
+    assert (config.user, config.mode) == ("root", 0o644)
+    data = root.file("/var/lib/lgtm/testsvc-a")
+    assert (data.uid, data.gid, data.mode) == (10001, 10001, 0o750)
+    label = [line for line in unit.content_string.splitlines()
+             if line.startswith("Label=lgtm.stack.config-hash=")]
+    assert len(label) == 1
+    running = root.run(
+        "podman inspect --format '{{index .Config.Labels \"lgtm.stack.config-hash\"}}' " + A)
+    assert running.stdout.strip() == label[0].split("=", 2)[2]
+    # The host starts the services at boot through the generator's [Install] handling.
+    assert root.file(f"/run/systemd/generator/multi-user.target.wants/{A}.service").exists
+
+
+def test_unrelated_run_changes_and_restarts_nothing(root):
+    before = {name: container_identity(root, name) for name in (A, B)}
+    result = run_playbook("converge.yml")
+    result.assert_ok()
+    assert result.changed == 0, result.output[-4000:]
+    assert {name: container_identity(root, name) for name in (A, B)} == before
+
+
+def test_config_change_restarts_only_its_service(root):
+    before = {name: container_identity(root, name) for name in (A, B)}
+    result = run_playbook("converge.yml", {"testsvc_message": "lgtm test page v2"})
+    result.assert_ok()
+    assert result.changed > 0
+    after = {name: container_identity(root, name) for name in (A, B)}
+    assert after[A] != before[A], "a's page changed: a must restart"
+    assert after[B] == before[B], "b did not change: b must not restart"
+    assert page(root, 18080) == ("200", "lgtm test page v2")
+
+
+def test_reload_class_file_reloads_without_restart(root):
+    before = container_identity(root, A)
+    result = run_playbook("converge.yml", {"testsvc_message": "lgtm test page v2",
+                                           "testsvc_a_auth": "/:user:secret"})
+    result.assert_ok()
+    assert result.changed > 0
+    assert container_identity(root, A) == before, "a reload-class change must not restart"
+    # busybox httpd re-read its config on SIGHUP: the page now needs auth.
+    assert page(root, 18080)[0] == "401"
+    state = root.file("/var/lib/lgtm/.state")
+    assert state.is_directory
+
+
+def test_invalid_config_never_replaces_a_good_one(root):
+    before = container_identity(root, A)
+    result = run_playbook("converge.yml", {"testsvc_message": "no marker in this page",
+                                           "testsvc_a_auth": "/:user:secret"})
+    assert result.rc != 0
+    assert "failed validation" in result.output or "validat" in result.output.lower()
+    assert root.file("/etc/lgtm/testsvc-a/www/index.html").content_string == "lgtm test page v2\n"
+    assert container_identity(root, A) == before
+
+
+def test_interrupted_run_is_finished_by_the_next_run(root):
+    extra = {"testsvc_message": "lgtm test page v3", "testsvc_a_auth": "/:user:secret"}
+    before = container_identity(root, A)
+    partial = run_playbook("interrupted.yml", extra)
+    partial.assert_ok()
+    assert container_identity(root, A) == before, "the partial run reconciles nothing"
+    unit = root.file(f"/etc/containers/systemd/{A}.container").content_string
+    running = root.run(
+        "podman inspect --format '{{index .Config.Labels \"lgtm.stack.config-hash\"}}' " + A)
+    assert f"lgtm.stack.config-hash={running.stdout.strip()}" not in unit
+    finished = run_playbook("converge.yml", extra)
+    finished.assert_ok()
+    assert container_identity(root, A) != before, "the next run must restart a"
+    again = run_playbook("converge.yml", extra)
+    again.assert_ok()
+    assert again.changed == 0
+
+
+def test_removal_stops_and_removes_units_but_keeps_data(root):
+    before_a = container_identity(root, A)
+    result = run_playbook("remove.yml")
+    result.assert_ok()
+    assert not root.file(f"/etc/containers/systemd/{B}.container").exists
+    assert root.run(f"systemctl is-active {B}.service").stdout.strip() != "active"
+    assert root.run(f"podman container exists {B}").rc == 1
+    assert root.file("/var/lib/lgtm/testsvc-b").is_directory
+    assert container_identity(root, A) == before_a

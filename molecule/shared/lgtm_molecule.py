@@ -1,0 +1,51 @@
+"""Helpers for testinfra tests that drive more Ansible runs against a scenario's hosts."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class PlayResult:
+    rc: int
+    output: str
+    changed: int
+    failed: int
+
+    def assert_ok(self) -> None:
+        assert self.rc == 0, self.output[-6000:]
+
+
+def run_playbook(playbook: str, extra_vars: dict[str, object] | None = None,
+                 check: bool = False) -> PlayResult:
+    """Run a playbook of the current scenario against Molecule's inventory."""
+    scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
+    ephemeral = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
+    env = dict(os.environ)
+    env.setdefault("ANSIBLE_CONFIG", str(ephemeral / "ansible.cfg"))
+    env["ANSIBLE_CALLBACKS_ENABLED"] = ""
+    cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+           str(scenario / playbook)]
+    if extra_vars:
+        cmd += ["-e", json.dumps(extra_vars)]
+    if check:
+        cmd += ["--check", "--diff"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=scenario)
+    output = proc.stdout + proc.stderr
+    changed = sum(int(n) for n in re.findall(r"\bchanged=(\d+)", output))
+    failed = sum(int(n) for n in re.findall(r"\bfailed=(\d+)", output))
+    return PlayResult(rc=proc.returncode, output=output, changed=changed, failed=failed)
+
+
+def container_identity(host, name: str) -> tuple[str, str, int]:
+    """(container id, StartedAt, PID): all change when the container restarts."""
+    result = host.run(f"podman inspect --format '{{{{.Id}}}} {{{{.State.StartedAt}}}}|{{{{.State.Pid}}}}' {name}")
+    assert result.rc == 0, result.stderr
+    head, pid = result.stdout.strip().rsplit("|", 1)
+    container_id, started = head.split(" ", 1)
+    return container_id, started, int(pid)

@@ -1,0 +1,520 @@
+#!/usr/bin/python
+# Copyright: lgtm.stack contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# Managed hosts may run Python 3.9 (ansible-core's minimum for targets).
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: quadlet_reconcile
+short_description: Start, restart, reload or stop Podman quadlet units based on their state
+version_added: "0.1.0"
+description:
+  - Brings a list of quadlet units to their desired state. The decision for each unit comes from
+    what is on the host, not from handlers, so a run that failed half way is completed by the
+    next run.
+  - A unit that should be started and is not running is started.
+  - A running C(.container) unit is restarted when the C(lgtm.stack.config-hash) label in its
+    unit file (written by M(lgtm.stack.quadlet_unit)) differs from the label on the running
+    container, or when the image its C(Image=) reference resolves to now differs from the image
+    of the running container.
+  - Otherwise, when the hash of the O(units[].reload_on) files differs from the one recorded in
+    O(state_dir) after the last successful start, restart or reload, the unit is reloaded with a
+    signal (O(units[].reload_signal)) or an HTTP POST (O(units[].reload_url)).
+  - A unit that should be stopped and is running is stopped.
+  - C(.network) and C(.volume) units are only started or stopped.
+  - Quadlet generated services cannot be enabled; starting at boot comes from the C([Install])
+    section of the quadlet file.
+author:
+  - lgtm.stack contributors
+options:
+  units:
+    description:
+      - The units to reconcile, handled in the order given (put networks and volumes first).
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description:
+          - Quadlet file name, for example C(lgtm-loki.container).
+        type: str
+        required: true
+      state:
+        description:
+          - Desired state of the unit's service.
+        type: str
+        choices: [started, stopped]
+        default: started
+      container_name:
+        description:
+          - Name of the container to inspect for C(.container) units.
+          - Defaults to C(ContainerName=) from the unit file, else C(systemd-<stem>) as quadlet
+            names it.
+        type: str
+      reload_on:
+        description:
+          - Files and directories whose change triggers a reload instead of a restart.
+          - Requires O(units[].reload_signal) or O(units[].reload_url). Only for C(.container)
+            units.
+        type: list
+        elements: path
+      reload_signal:
+        description:
+          - Signal sent with C(podman kill --signal) to reload, for example C(HUP).
+        type: str
+      reload_url:
+        description:
+          - URL that gets an HTTP POST from the host to reload, for example
+            C(http://127.0.0.1:9090/-/reload). Any 2xx answer is success.
+        type: str
+  dir:
+    description:
+      - Directory holding the quadlet files.
+    type: path
+    default: /etc/containers/systemd
+  state_dir:
+    description:
+      - Directory for the C(<stem>.reload-hash) files that record the reload hash of each unit.
+        Created with mode C(0700); the files get mode C(0600).
+    type: path
+    default: /var/lib/lgtm/.state
+  daemon_reload:
+    description:
+      - Run C(systemctl daemon-reload) before anything else, so systemd sees changed quadlet
+        files. Pass V(true) when a quadlet file changed.
+      - Not run in check mode and does not by itself make the result changed.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    description: Reports the actions it would take, running only read-only queries
+      (C(systemctl is-active), C(podman inspect)).
+    support: full
+  diff_mode:
+    description: No diff is returned; the actions list describes what changes.
+    support: none
+  platform:
+    description: Targets running systemd and Podman.
+    support: full
+    platforms: posix
+notes:
+  - When starting or restarting a unit fails, the message includes C(systemctl status) and the
+    last 30 lines of its journal.
+requirements:
+  - systemd as init system
+  - podman >= 4.4
+seealso:
+  - module: lgtm.stack.quadlet_unit
+"""
+
+EXAMPLES = r"""
+- name: Bring the stack up
+  lgtm.stack.quadlet_reconcile:
+    daemon_reload: "{{ lgtm_network is changed or loki_unit is changed }}"
+    units:
+      - name: lgtm.network
+      - name: lgtm-loki.container
+      - name: lgtm-prometheus.container
+        reload_on:
+          - /etc/lgtm/prometheus/rules
+        reload_url: http://127.0.0.1:9090/-/reload
+      - name: lgtm-alloy.container
+        reload_on:
+          - /etc/lgtm/alloy/config.alloy
+        reload_signal: HUP
+  register: reconcile
+
+- name: Stop Tempo
+  lgtm.stack.quadlet_reconcile:
+    units:
+      - name: lgtm-tempo.container
+        state: stopped
+"""
+
+RETURN = r"""
+actions:
+  description: What was done (or would be done in check mode) for each unit, in order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Quadlet file name.
+      type: str
+      sample: lgtm-loki.container
+    service:
+      description: systemd service generated from it.
+      type: str
+      sample: lgtm-loki.service
+    action:
+      description: One of V(none), V(start), V(restart), V(reload), V(stop).
+      type: str
+      sample: restart
+    reason:
+      description: Why.
+      type: str
+      sample: config-hash label differs
+restarted:
+  description: Services that were restarted (or would be in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: [lgtm-loki.service]
+daemon_reloaded:
+  description: Whether C(systemctl daemon-reload) was run.
+  returned: always
+  type: bool
+"""
+
+import json
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_text
+from ansible_collections.lgtm.stack.plugins.module_utils import quadlet
+
+# Module-level so tests can point it at a temporary directory.
+SYSTEMD_RUN_DIR = "/run/systemd/system"
+
+ACTIVE_STATES = ("active", "activating", "reloading")
+JOURNAL_LINES = 30
+RELOAD_URL_TIMEOUT = 30
+STATE_FILE_MODE = 0o600
+
+
+class ReconcileError(Exception):
+    pass
+
+
+@dataclass
+class Observed:
+    """What reconcile learned about one unit, plus what it needs to act on it."""
+
+    name: str
+    service: str
+    state: quadlet.UnitState
+    container: str | None = None
+
+
+class Reconciler:
+    def __init__(self, module: AnsibleModule) -> None:
+        self.module = module
+        self.params = module.params
+        self.systemctl = ""
+        self.podman: str | None = None
+
+    # -- commands -----------------------------------------------------------
+
+    def run(self, args: list[str]) -> tuple[int, str, str]:
+        rc, out, err = self.module.run_command(args)
+        return rc, to_text(out), to_text(err)
+
+    def run_ok(self, args: list[str], what: str) -> str:
+        rc, out, err = self.run(args)
+        if rc != 0:
+            raise ReconcileError(f"{what} failed (rc={rc}): {(err or out).strip()}")
+        return out
+
+    def need_podman(self) -> str:
+        if self.podman is None:
+            self.podman = self.module.get_bin_path("podman")
+            if not self.podman:
+                raise ReconcileError("Podman is not installed: install podman >= 4.4")
+        return self.podman
+
+    # -- preflight ----------------------------------------------------------
+
+    def preflight(self) -> None:
+        if not os.path.isdir(SYSTEMD_RUN_DIR):
+            raise ReconcileError(
+                f"systemd is not running on this host (no {SYSTEMD_RUN_DIR}); "
+                "quadlet units need systemd as init"
+            )
+        systemctl = self.module.get_bin_path("systemctl")
+        if not systemctl:
+            raise ReconcileError("systemctl was not found; quadlet units need systemd")
+        self.systemctl = systemctl
+        for unit in self.params["units"]:
+            self.check_unit_options(unit)
+
+    @staticmethod
+    def check_unit_options(unit: dict[str, Any]) -> None:
+        name = unit["name"]
+        unit_type = quadlet.unit_type_of(name)
+        reload_by = [key for key in ("reload_signal", "reload_url") if unit.get(key)]
+        if unit.get("reload_on"):
+            if unit_type != "container":
+                raise ReconcileError(f"{name}: reload_on is only supported for .container units")
+            if len(reload_by) != 1:
+                raise ReconcileError(
+                    f"{name}: reload_on needs exactly one of reload_signal or reload_url"
+                )
+        url = unit.get("reload_url")
+        if url and not url.startswith(("http://", "https://")):
+            raise ReconcileError(f"{name}: reload_url must be an http:// or https:// URL")
+
+    # -- observing ----------------------------------------------------------
+
+    def is_active(self, service: str) -> bool:
+        # is-active exits non-zero for anything but active, so the text decides.
+        _rc, out, _err = self.run([self.systemctl, "is-active", service])
+        return out.strip() in ACTIVE_STATES
+
+    def inspect_container(self, container: str) -> dict[str, Any] | None:
+        rc, out, _err = self.run([self.need_podman(), "inspect", "--format", "json", container])
+        if rc != 0:
+            return None
+        try:
+            data = json.loads(out)
+        except ValueError:
+            raise ReconcileError(f"podman inspect {container} returned invalid JSON") from None
+        if isinstance(data, list):
+            data = data[0] if data else None
+        return data if isinstance(data, dict) else None
+
+    def image_id(self, image: str | None) -> str | None:
+        # References to .image/.build units are not image names podman can inspect.
+        if not image or image.endswith((".image", ".build")):
+            return None
+        rc, out, _err = self.run(
+            [self.need_podman(), "image", "inspect", "--format", "{{.Id}}", image]
+        )
+        return normalize_id(out) if rc == 0 else None
+
+    def reload_hashes(self, unit: dict[str, Any]) -> tuple[str | None, str | None]:
+        if not unit.get("reload_on"):
+            return None, None
+        try:
+            current = quadlet.hash_paths(unit["reload_on"])
+        except quadlet.MissingPathError as exc:
+            if not self.module.check_mode:
+                raise ReconcileError(f"{unit['name']}: reload_on {exc}") from None
+            # Probably a file a skipped check-mode task would have written.
+            self.module.warn(f"{unit['name']}: reload_on {exc}")
+            current = "missing"
+        recorded = read_file(self.state_file(unit["name"]))
+        return current, recorded.strip() if recorded is not None else None
+
+    def observe(self, unit: dict[str, Any]) -> Observed:
+        name = unit["name"]
+        service = quadlet.service_name(name)
+        desired = unit["state"]
+        path = os.path.join(self.params["dir"], name)
+        text = read_file(path)
+        if text is None and desired == "started":
+            if not self.module.check_mode:
+                raise ReconcileError(
+                    f"{name}: unit file {path} does not exist;"
+                    " write it with lgtm.stack.quadlet_unit first"
+                )
+            # In check mode the task that writes it did not run.
+            text = ""
+        active = self.is_active(service)
+        if quadlet.unit_type_of(name) != "container" or desired != "started":
+            return Observed(name, service, quadlet.UnitState(desired=desired, is_active=active))
+
+        parsed = quadlet.parse_unit(text or "")
+        container = (
+            unit.get("container_name")
+            or quadlet.last_value(parsed, "Container", "ContainerName")
+            or quadlet.default_container_name(name)
+        )
+        reload_current, reload_recorded = self.reload_hashes(unit)
+        running_hash = running_image = None
+        if active:
+            info = self.inspect_container(container)
+            if info is None:
+                self.module.warn(
+                    f"{service} is active but podman inspect found no container {container!r}; "
+                    "check container_name"
+                )
+            else:
+                running_hash = ((info.get("Config") or {}).get("Labels") or {}).get(
+                    quadlet.CONFIG_HASH_LABEL
+                )
+                running_image = normalize_id(info.get("Image"))
+        state = quadlet.UnitState(
+            desired=desired,
+            is_active=active,
+            has_container=True,
+            expected_hash=quadlet.labels_of(parsed).get(quadlet.CONFIG_HASH_LABEL),
+            running_hash=running_hash,
+            expected_image_id=self.image_id(quadlet.last_value(parsed, "Container", "Image"))
+            if active
+            else None,
+            running_image_id=running_image,
+            reload_hash_current=reload_current,
+            reload_hash_recorded=reload_recorded,
+        )
+        return Observed(name, service, state, container)
+
+    # -- acting -------------------------------------------------------------
+
+    def diagnostics(self, service: str) -> str:
+        parts = []
+        _rc, out, err = self.run([self.systemctl, "status", "--no-pager", "--full", service])
+        parts.append(f"--- systemctl status {service} ---\n{(out or err).strip()}")
+        journalctl = self.module.get_bin_path("journalctl")
+        if journalctl:
+            _rc, out, err = self.run(
+                [journalctl, "-u", service, "--no-pager", "-n", str(JOURNAL_LINES)]
+            )
+            parts.append(
+                f"--- journalctl -u {service} (last {JOURNAL_LINES} lines) ---\n"
+                f"{(out or err).strip()}"
+            )
+        return "\n".join(parts)
+
+    def systemctl_action(self, verb: str, service: str) -> None:
+        rc, out, err = self.run([self.systemctl, verb, service])
+        if rc == 0:
+            return
+        message = f"systemctl {verb} {service} failed (rc={rc}): {(err or out).strip()}"
+        if verb in ("start", "restart"):
+            message += "\n" + self.diagnostics(service)
+        raise ReconcileError(message)
+
+    def reload(self, unit: dict[str, Any], observed: Observed) -> None:
+        if unit.get("reload_signal"):
+            self.run_ok(
+                [
+                    self.need_podman(),
+                    "kill",
+                    "--signal",
+                    unit["reload_signal"],
+                    observed.container or "",
+                ],
+                f"reloading {observed.service} with signal {unit['reload_signal']}",
+            )
+            return
+        post_reload(unit["reload_url"], observed.service)
+
+    def state_file(self, name: str) -> str:
+        return os.path.join(self.params["state_dir"], f"{quadlet.unit_stem(name)}.reload-hash")
+
+    def record_reload_hash(self, name: str, value: str) -> None:
+        state_dir = self.params["state_dir"]
+        os.makedirs(state_dir, mode=0o700, exist_ok=True)
+        # mkstemp creates the file 0600, so the hash is never readable by others mid-write.
+        fd, tmp = tempfile.mkstemp(prefix=".reload-hash.", dir=state_dir)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(value + "\n")
+            os.chmod(tmp, STATE_FILE_MODE)
+            os.replace(tmp, self.state_file(name))
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def act(self, unit: dict[str, Any], observed: Observed, decision: quadlet.Decision) -> None:
+        if decision.action in ("start", "restart", "stop"):
+            self.systemctl_action(decision.action, observed.service)
+        elif decision.action == "reload":
+            self.reload(unit, observed)
+        current = observed.state.reload_hash_current
+        if decision.satisfies_reload and current is not None:
+            self.record_reload_hash(unit["name"], current)
+
+    # -- driver -------------------------------------------------------------
+
+    def reconcile(self, result: dict[str, Any]) -> None:
+        self.preflight()
+        if self.params["daemon_reload"] and not self.module.check_mode:
+            self.run_ok([self.systemctl, "daemon-reload"], "systemctl daemon-reload")
+            result["daemon_reloaded"] = True
+        for unit in self.params["units"]:
+            observed = self.observe(unit)
+            decision = quadlet.decide(observed.state)
+            result["actions"].append(
+                {
+                    "name": observed.name,
+                    "service": observed.service,
+                    "action": decision.action,
+                    "reason": decision.reason,
+                }
+            )
+            if decision.action == "none":
+                continue
+            result["changed"] = True
+            if decision.action == "restart":
+                result["restarted"].append(observed.service)
+            if not self.module.check_mode:
+                self.act(unit, observed, decision)
+
+
+def normalize_id(value: Any) -> str | None:
+    text = str(value or "").strip()
+    if text.startswith("sha256:"):
+        text = text[len("sha256:") :]
+    return text or None
+
+
+def read_file(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def post_reload(url: str, service: str) -> None:
+    request = urllib.request.Request(url, data=b"", method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=RELOAD_URL_TIMEOUT) as response:  # noqa: S310 - scheme checked
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except (urllib.error.URLError, OSError) as exc:
+        raise ReconcileError(f"reloading {service}: POST {url} failed: {exc}") from None
+    if not 200 <= status < 300:
+        raise ReconcileError(f"reloading {service}: POST {url} answered HTTP {status}")
+
+
+def main() -> None:
+    unit_spec = {
+        "name": {"type": "str", "required": True},
+        "state": {"type": "str", "choices": ["started", "stopped"], "default": "started"},
+        "container_name": {"type": "str"},
+        "reload_on": {"type": "list", "elements": "path"},
+        "reload_signal": {"type": "str"},
+        "reload_url": {"type": "str"},
+    }
+    module = AnsibleModule(
+        argument_spec={
+            "units": {
+                "type": "list",
+                "elements": "dict",
+                "required": True,
+                "options": unit_spec,
+                "mutually_exclusive": [("reload_signal", "reload_url")],
+            },
+            "dir": {"type": "path", "default": "/etc/containers/systemd"},
+            "state_dir": {"type": "path", "default": "/var/lib/lgtm/.state"},
+            "daemon_reload": {"type": "bool", "default": False},
+        },
+        supports_check_mode=True,
+    )
+    result: dict[str, Any] = {
+        "changed": False,
+        "actions": [],
+        "restarted": [],
+        "daemon_reloaded": False,
+    }
+    try:
+        Reconciler(module).reconcile(result)
+    except (ReconcileError, ValueError) as exc:
+        module.fail_json(msg=str(exc), **result)
+    except OSError as exc:
+        module.fail_json(msg=to_text(exc), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,448 @@
+#!/usr/bin/python
+# Copyright: lgtm.stack contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# Managed hosts may run Python 3.9 (ansible-core's minimum for targets).
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: quadlet_unit
+short_description: Write one Podman quadlet unit file, validated by quadlet
+version_added: "0.1.0"
+description:
+  - Renders one Podman quadlet file (C(.container), C(.network), C(.volume), C(.pod) or C(.kube))
+    from structured data and writes it atomically with mode C(0644), owned by root.
+  - Before writing, checks that systemd is the init system, that Podman is installed, that the
+    host's Podman supports every quadlet key used, and, when I(validate=true), runs the quadlet
+    generator in dry-run mode over a copy of the unit directory that includes the candidate file.
+    A file quadlet rejects is never written, so a working unit is never replaced by a broken one.
+  - For C(.container) units a label C(lgtm.stack.config-hash=<sha256>) is added to the
+    C([Container]) section. The hash covers the unit definition itself, the files and
+    directories in O(restart_on) and the strings in O(restart_on_extra).
+    M(lgtm.stack.quadlet_reconcile) compares it with the label of the running container and
+    restarts the unit when they differ, so a restart that was interrupted is still done on the
+    next run.
+  - The module does not run C(systemctl daemon-reload) nor start anything; use
+    M(lgtm.stack.quadlet_reconcile) for that.
+author:
+  - lgtm.stack contributors
+options:
+  name:
+    description:
+      - File name of the quadlet unit including its type suffix, for example C(lgtm-loki.container).
+      - The suffix must be one of C(container), C(network), C(volume), C(pod) or C(kube).
+        Slashes are not allowed.
+    type: str
+    required: true
+  sections:
+    description:
+      - The unit content as a mapping of section name to a mapping of key to value, for example
+        C({Unit: {Description: Loki}, Container: {Image: ..., PublishPort: [...]}, Install: {...}}).
+      - Sections and keys are written in the order given. A list value writes the key once per
+        element, booleans are written as C(true)/C(false) and null values are left out.
+      - Values must not contain newlines. Unit files are shown in diffs, so never put secrets
+        here; use Podman secrets or environment files.
+      - Required when O(state=present).
+    type: dict
+  state:
+    description:
+      - V(present) writes the file, V(absent) removes it.
+      - Removing a file does not stop the service; stop it with M(lgtm.stack.quadlet_reconcile)
+        first.
+    type: str
+    choices: [present, absent]
+    default: present
+  dir:
+    description:
+      - Directory holding the quadlet files. It is created with mode C(0755) if missing.
+    type: path
+    default: /etc/containers/systemd
+  restart_on:
+    description:
+      - Files and directories whose content, relative paths and mode bits go into the config hash.
+        Directories are walked recursively.
+      - Only allowed for C(.container) units.
+      - Every path must exist.
+    type: list
+    elements: path
+  restart_on_extra:
+    description:
+      - Extra strings mixed into the config hash, for example a hash of a secret's value
+        computed by the role. Only allowed for C(.container) units.
+      - Give hashes, not secret values; the strings are not logged but the hash is returned.
+    type: list
+    elements: str
+  validate:
+    description:
+      - Run C(quadlet -dryrun) over a copy of O(dir) containing the candidate file before
+        writing, and refuse to write a file quadlet rejects.
+    type: bool
+    default: true
+  quadlet_binary:
+    description:
+      - Path of the quadlet generator.
+      - Defaults to the first existing of C(/usr/libexec/podman/quadlet) and
+        C(/usr/lib/podman/quadlet).
+    type: path
+  min_podman:
+    description:
+      - Minimum Podman version (C(X.Y) or C(X.Y.Z)) the caller requires, checked in addition to
+        the versions the used quadlet keys need.
+    type: str
+attributes:
+  check_mode:
+    description: Reports whether the file would change without writing it; validation still runs
+      when Podman and quadlet are installed.
+    support: full
+  diff_mode:
+    description: Returns the unit text before and after.
+    support: full
+  platform:
+    description: Targets running systemd and Podman.
+    support: full
+    platforms: posix
+notes:
+  - Units are validated together with their sibling files in O(dir), so write C(.network) and
+    C(.volume) units before the C(.container) units that refer to them.
+  - Drop-in directories (C(*.container.d)) are not copied into the validation directory.
+requirements:
+  - systemd as init system
+  - podman >= 4.4 (more for some keys, see the module source table C(KEY_MIN_PODMAN))
+seealso:
+  - module: lgtm.stack.quadlet_reconcile
+"""
+
+EXAMPLES = r"""
+- name: Network shared by the stack
+  lgtm.stack.quadlet_unit:
+    name: lgtm.network
+    sections:
+      Unit:
+        Description: LGTM stack network
+      Network:
+        NetworkName: lgtm
+  register: lgtm_network
+
+- name: Loki container
+  lgtm.stack.quadlet_unit:
+    name: lgtm-loki.container
+    sections:
+      Unit:
+        Description: Grafana Loki
+        After: lgtm-network.service
+      Container:
+        Image: docker.io/grafana/loki:3.5.0
+        ContainerName: lgtm-loki
+        Network: lgtm.network
+        PublishPort:
+          - 127.0.0.1:3100:3100
+        Volume:
+          - /etc/lgtm/loki:/etc/loki:ro,Z
+          - lgtm-loki-data.volume:/loki
+        Label:
+          - org.example.stack=lgtm
+      Service:
+        Restart: always
+      Install:
+        WantedBy: multi-user.target
+    restart_on:
+      - /etc/lgtm/loki
+  register: loki_unit
+"""
+
+RETURN = r"""
+path:
+  description: Full path of the quadlet file.
+  returned: always
+  type: str
+  sample: /etc/containers/systemd/lgtm-loki.container
+service:
+  description: Name of the systemd service quadlet generates from the file.
+  returned: always
+  type: str
+  sample: lgtm-loki.service
+config_hash:
+  description: Value of the C(lgtm.stack.config-hash) label written into the unit.
+  returned: when the unit is a C(.container) unit and O(state=present)
+  type: str
+  sample: 3f2a0c9d1e6b4a7f8c5d2e1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1f
+podman_version:
+  description: Podman version found on the host.
+  returned: when O(state=present) and Podman is installed
+  type: str
+  sample: 5.4.2
+content:
+  description: Rendered unit text.
+  returned: when O(state=present)
+  type: str
+"""
+
+import os
+import re
+import shutil
+import tempfile
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_text
+from ansible_collections.lgtm.stack.plugins.module_utils import quadlet
+
+# Module-level so tests can point them at a temporary directory.
+SYSTEMD_RUN_DIR = "/run/systemd/system"
+QUADLET_BINARY_CANDIDATES = ("/usr/libexec/podman/quadlet", "/usr/lib/podman/quadlet")
+
+HEADER = "Managed by Ansible (lgtm.stack). Local changes will be overwritten."
+FILE_MODE = 0o644
+# Siblings copied into the validation directory so references between units resolve.
+SIBLING_SUFFIXES = (".container", ".network", ".volume", ".pod", ".kube", ".image", ".build")
+
+MSG_NO_SYSTEMD = (
+    "systemd is not running on this host (no {run_dir}); quadlet units need systemd as init"
+)
+MSG_NO_PODMAN = "Podman is not installed: install podman >= 4.4"
+
+
+class PreflightError(Exception):
+    pass
+
+
+def check_systemd() -> None:
+    if not os.path.isdir(SYSTEMD_RUN_DIR):
+        raise PreflightError(MSG_NO_SYSTEMD.format(run_dir=SYSTEMD_RUN_DIR))
+
+
+def podman_version(module: AnsibleModule) -> quadlet.Version:
+    podman = module.get_bin_path("podman")
+    if not podman:
+        raise PreflightError(MSG_NO_PODMAN)
+    rc, out, err = module.run_command([podman, "--version"])
+    if rc != 0:
+        raise PreflightError(f"'podman --version' failed (rc={rc}): {(err or out).strip()}")
+    try:
+        return quadlet.parse_podman_version(out)
+    except ValueError as exc:
+        raise PreflightError(str(exc)) from None
+
+
+def find_quadlet_binary(configured: str | None) -> str:
+    candidates = [configured] if configured else list(QUADLET_BINARY_CANDIDATES)
+    for candidate in candidates:
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    raise PreflightError(
+        "the quadlet generator was not found (looked for "
+        + ", ".join(candidates)
+        + "); install podman >= 4.4 or set quadlet_binary"
+    )
+
+
+def check_versions(
+    name: str,
+    unit_type: str,
+    sections: dict[str, Any],
+    version: quadlet.Version,
+    min_podman: str | None,
+) -> None:
+    problems = quadlet.check_podman_support(unit_type, sections, version, unit_name=name)
+    if min_podman:
+        try:
+            wanted = quadlet.parse_version(min_podman)
+        except ValueError as exc:
+            raise PreflightError(f"min_podman: {exc}") from None
+        if version < wanted:
+            problems.insert(
+                0,
+                f"{name} requires Podman >= {min_podman}"
+                f" (host has {quadlet.format_version(version)})",
+            )
+    if problems:
+        raise PreflightError("; ".join(problems))
+
+
+def validate_with_quadlet(
+    module: AnsibleModule, binary: str, unit_dir: str, name: str, content: str
+) -> None:
+    """Dry-run quadlet over the unit's siblings plus the candidate; raise on rejection."""
+    service = quadlet.service_name(name)
+    with tempfile.TemporaryDirectory(prefix="lgtm-quadlet-") as tmp:
+        if os.path.isdir(unit_dir):
+            for entry in sorted(os.listdir(unit_dir)):
+                source = os.path.join(unit_dir, entry)
+                if entry != name and entry.endswith(SIBLING_SUFFIXES) and os.path.isfile(source):
+                    shutil.copyfile(source, os.path.join(tmp, entry))
+        with open(os.path.join(tmp, name), "w", encoding="utf-8") as handle:
+            handle.write(content)
+        rc, out, err = module.run_command(
+            [binary, "-dryrun"], environ_update={"QUADLET_UNIT_DIRS": tmp}
+        )
+    output = "\n".join(part.strip() for part in (err, out) if part and part.strip())
+    if rc != 0:
+        raise PreflightError(f"quadlet rejected {name} (rc={rc}): {output}")
+    header = re.compile(r"^---(?:.*/)?" + re.escape(service) + r"---$", re.MULTILINE)
+    if not header.search(out or ""):
+        raise PreflightError(
+            f"quadlet did not generate {service} from {name}: {output or 'no output'}"
+        )
+
+
+def read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def write_atomically(module: AnsibleModule, path: str, content: str) -> None:
+    # The temp file lives next to the target so the final rename is atomic.
+    fd, tmp_path = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=os.path.dirname(path))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(content)
+        os.chmod(tmp_path, FILE_MODE)
+        module.atomic_move(tmp_path, path)
+    finally:
+        if os.path.exists(tmp_path):
+            os.unlink(tmp_path)
+
+
+def ensure_dir(module: AnsibleModule, unit_dir: str) -> bool:
+    if os.path.isdir(unit_dir):
+        return False
+    if not module.check_mode:
+        os.makedirs(unit_dir, mode=0o755)
+    return True
+
+
+def fix_attributes(module: AnsibleModule, path: str, changed: bool) -> bool:
+    changed = module.set_owner_if_different(path, "root", changed)
+    changed = module.set_group_if_different(path, "root", changed)
+    return module.set_mode_if_different(path, FILE_MODE, changed)
+
+
+def remove(module: AnsibleModule, path: str, result: dict[str, Any]) -> None:
+    before = read_text(path)
+    if before is None:
+        return
+    result["changed"] = True
+    if module._diff:
+        result["diff"] = {
+            "before": before,
+            "after": "",
+            "before_header": path,
+            "after_header": path,
+        }
+    if not module.check_mode:
+        os.unlink(path)
+
+
+def build_content(params: dict[str, Any], name: str, unit_type: str) -> tuple[str, str | None]:
+    sections = params["sections"]
+    restart_on = params["restart_on"] or []
+    extra = params["restart_on_extra"] or []
+    if unit_type != "container":
+        if restart_on or extra:
+            raise PreflightError(
+                "restart_on and restart_on_extra are only supported for .container units,"
+                f" not {name}"
+            )
+        return quadlet.render_unit(sections, HEADER), None
+    # The hash covers the definition without the label itself (it cannot contain its own hash).
+    definition = quadlet.render_unit(sections, None)
+    config_hash = quadlet.config_hash(definition, restart_on, extra)
+    labelled = quadlet.with_config_hash_label(sections, config_hash)
+    return quadlet.render_unit(labelled, HEADER), config_hash
+
+
+def present(module: AnsibleModule, path: str, name: str, result: dict[str, Any]) -> None:
+    params = module.params
+    unit_type = quadlet.unit_type_of(name)
+    check_systemd()
+    version: quadlet.Version | None = None
+    binary: str | None = None
+    try:
+        version = podman_version(module)
+        binary = find_quadlet_binary(params["quadlet_binary"])
+    except PreflightError as exc:
+        # In check mode Podman may simply not be installed yet (the install task did not run).
+        if not module.check_mode:
+            raise
+        module.warn(f"{exc}; skipping Podman checks in check mode")
+    if version is not None:
+        result["podman_version"] = quadlet.format_version(version)
+        check_versions(name, unit_type, params["sections"], version, params["min_podman"])
+
+    try:
+        content, config_hash = build_content(params, name, unit_type)
+    except quadlet.MissingPathError as exc:
+        # A restart_on file may be templated by a task that check mode did not run.
+        if not module.check_mode:
+            raise
+        module.warn(f"{exc}; assuming the unit would change")
+        result["changed"] = True
+        return
+    result["content"] = content
+    if config_hash is not None:
+        result["config_hash"] = config_hash
+
+    unit_dir = params["dir"]
+    result["changed"] = ensure_dir(module, unit_dir)
+    before = read_text(path)
+    if before != content:
+        if params["validate"] and binary is not None:
+            validate_with_quadlet(module, binary, unit_dir, name, content)
+        result["changed"] = True
+        if module._diff:
+            result["diff"] = {
+                "before": before or "",
+                "after": content,
+                "before_header": path,
+                "after_header": path,
+            }
+        if not module.check_mode:
+            write_atomically(module, path, content)
+    if os.path.exists(path):
+        result["changed"] = fix_attributes(module, path, result["changed"])
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "name": {"type": "str", "required": True},
+            "sections": {"type": "dict"},
+            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+            "dir": {"type": "path", "default": "/etc/containers/systemd"},
+            "restart_on": {"type": "list", "elements": "path"},
+            "restart_on_extra": {"type": "list", "elements": "str", "no_log": False},
+            "validate": {"type": "bool", "default": True},
+            "quadlet_binary": {"type": "path"},
+            "min_podman": {"type": "str"},
+        },
+        required_if=[("state", "present", ["sections"])],
+        supports_check_mode=True,
+    )
+    name = module.params["name"]
+    try:
+        unit_type = quadlet.unit_type_of(name)
+        if unit_type not in quadlet.UNIT_TYPES:
+            raise ValueError(f"{name}: unit type .{unit_type} is not supported by this module")
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+
+    path = os.path.join(module.params["dir"], name)
+    result: dict[str, Any] = {"changed": False, "path": path, "service": quadlet.service_name(name)}
+    try:
+        if module.params["state"] == "absent":
+            remove(module, path, result)
+        else:
+            present(module, path, name, result)
+    except (PreflightError, ValueError) as exc:
+        module.fail_json(msg=str(exc), **result)
+    except OSError as exc:
+        module.fail_json(msg=f"{path}: {to_text(exc)}", **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

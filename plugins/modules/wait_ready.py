@@ -1,0 +1,908 @@
+#!/usr/bin/python
+# Copyright: lgtm.stack contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: wait_ready
+short_description: Wait until HTTP(S) endpoints or TCP ports really answer
+version_added: "0.1.0"
+author: lgtm.stack contributors
+description:
+  - Polls one or more endpoints from the managed host until each one is ready, or until a
+    deadline passes.
+  - An HTTP(S) endpoint is ready when it answers with one of O(endpoints[].status_codes) and,
+    when asked for, its body contains a text, matches a regular expression, or holds a given
+    value at a JSON key.
+  - A TCP endpoint (O(endpoints[].host) and O(endpoints[].port)) is ready as soon as a
+    connection can be opened.
+  - All endpoints are polled at the same time, one thread each, so a call lasts about as long
+    as the slowest endpoint, not the sum of all of them.
+  - Answers that are normal while a service starts (a 5xx or any status not listed, connection
+    refused or reset, a request timing out, a body or JSON value that does not match yet) are
+    retried until the deadline. Polling starts at O(interval) and backs off exponentially up
+    to O(max_interval).
+  - A TLS certificate verification failure is not retried, since waiting does not fix it; that
+    endpoint fails at once, the others go on unless O(fail_fast=true).
+  - When some endpoint is not ready, the task fails with one message that names every such
+    endpoint with its last status, the start of its last body and its last error.
+options:
+  endpoints:
+    description:
+      - The endpoints to wait for.
+      - Each one needs exactly one of O(endpoints[].url) or O(endpoints[].host) together with
+        O(endpoints[].port).
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description:
+          - Name used in the result and in error messages.
+          - Defaults to the URL, or to V(host:port) for a TCP endpoint.
+        type: str
+      url:
+        description:
+          - HTTP or HTTPS URL to request. Redirects are not followed, the redirect status itself
+            is compared with O(endpoints[].status_codes).
+          - Mutually exclusive with O(endpoints[].host) and O(endpoints[].port).
+        type: str
+      host:
+        description:
+          - Host name or address for a plain TCP connect check. Requires O(endpoints[].port).
+        type: str
+      port:
+        description:
+          - TCP port (1-65535) for a plain TCP connect check. Requires O(endpoints[].host).
+        type: int
+      status_codes:
+        description:
+          - HTTP status codes that count as ready. Ignored for TCP endpoints.
+        type: list
+        elements: int
+        default: [200]
+      method:
+        description:
+          - HTTP method of the request. No request body is sent.
+        type: str
+        default: GET
+      body_contains:
+        description:
+          - Text that the response body must contain.
+        type: str
+      body_regex:
+        description:
+          - Regular expression that must match somewhere in the response body (Python
+            C(re.search)).
+        type: str
+      json_key:
+        description:
+          - Dotted path of a value in the JSON response body, for example V(database) or
+            V(a.b.0.c); a number selects an item of a list.
+          - Without O(endpoints[].json_value) the key only has to exist.
+        type: str
+      json_value:
+        description:
+          - Value expected at O(endpoints[].json_key). Values are compared for equality; when that
+            fails they are also compared as text, so V(ok), V("200") and V(true) match the JSON
+            values V("ok"), V(200) and V(true).
+          - Requires O(endpoints[].json_key).
+        type: raw
+      headers:
+        description:
+          - Extra request headers, for example C(X-Scope-OrgID) for a multi-tenant Loki or Mimir.
+        type: dict
+      url_username:
+        description:
+          - User name for HTTP basic authentication. The credentials are sent with the first
+            request, without waiting for a challenge.
+        type: str
+      url_password:
+        description:
+          - Password for HTTP basic authentication. Requires O(endpoints[].url_username).
+        type: str
+      validate_certs:
+        description:
+          - Whether to verify the TLS certificate and host name of an HTTPS endpoint.
+        type: bool
+        default: true
+      ca_path:
+        description:
+          - PEM file with the CA certificates used to verify the HTTPS endpoint, instead of the
+            system trust store. The file must exist on the managed host.
+        type: path
+      timeout:
+        description:
+          - Seconds to wait for this endpoint, counted from the start of the task. Overrides
+            O(timeout) for this endpoint only, and may be shorter or longer than it.
+        type: float
+  timeout:
+    description:
+      - Seconds to wait, counted from the start of the task, for every endpoint that does not set
+        its own O(endpoints[].timeout).
+    type: float
+    default: 120
+  request_timeout:
+    description:
+      - Seconds one request or connection attempt may take. A request never runs past the
+        deadline of its endpoint.
+    type: float
+    default: 5
+  interval:
+    description:
+      - Seconds between the first two attempts at an endpoint. The delay doubles after each
+        failed attempt, up to O(max_interval). It is counted from the start of an attempt, so a
+        slow answer does not add to it.
+    type: float
+    default: 0.2
+  max_interval:
+    description:
+      - Longest delay in seconds between two attempts at an endpoint. This bounds how late a
+        ready service is noticed.
+    type: float
+    default: 1.0
+  fail_fast:
+    description:
+      - Whether to stop as soon as one endpoint has failed definitively.
+      - An endpoint fails definitively when its deadline passes without it being ready (this only
+        happens before the others' deadlines when it has a shorter O(endpoints[].timeout)), or
+        when it got an error that waiting does not fix, which is a TLS certificate verification
+        failure.
+      - With V(true), the task then stops polling the other endpoints and fails at once; those
+        that were already ready are reported ready, the others not ready with their last error.
+      - With V(false), every endpoint is polled until it is ready or until its own deadline.
+    type: bool
+    default: false
+notes:
+  - Proxy environment variables are ignored; the endpoints are contacted directly.
+  - Response bodies are read up to 1 MiB.
+  - The module never reports a change.
+attributes:
+  check_mode:
+    description:
+      - Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details:
+      - In check mode the endpoints are polled just as in a normal run, since the module only
+        sends read requests (or opens TCP connections) and changes nothing.
+  diff_mode:
+    description:
+      - Will return details on what has changed (or possibly needs changing in check_mode),
+        when in diff mode.
+    support: none
+    details:
+      - Nothing is changed, so there is no diff.
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+seealso:
+  - module: ansible.builtin.uri
+  - module: ansible.builtin.wait_for
+"""
+
+EXAMPLES = r"""
+- name: Wait until Grafana answers and its database is ok
+  lgtm.stack.wait_ready:
+    endpoints:
+      - name: grafana
+        url: http://127.0.0.1:3000/api/health
+        json_key: database
+        json_value: ok
+
+- name: Wait for Loki, which answers 503 until its ring is ready
+  lgtm.stack.wait_ready:
+    timeout: 300
+    endpoints:
+      - name: loki
+        url: http://127.0.0.1:3100/ready
+        body_contains: ready
+
+- name: Wait for Mimir through its TLS front-end, with a tenant header and a private CA
+  lgtm.stack.wait_ready:
+    endpoints:
+      - name: mimir
+        url: https://mimir.example.internal:9009/prometheus/api/v1/status/buildinfo
+        headers:
+          X-Scope-OrgID: anonymous
+        ca_path: /etc/lgtm/tls/ca.pem
+        url_username: ops
+        url_password: "{{ mimir_password }}"
+
+- name: Wait until PostgreSQL accepts TCP connections
+  lgtm.stack.wait_ready:
+    timeout: 60
+    endpoints:
+      - host: 127.0.0.1
+        port: 5432
+
+- name: Wait for the whole stack in one call, failing at once on a certificate problem
+  lgtm.stack.wait_ready:
+    fail_fast: true
+    endpoints:
+      - name: postgres
+        host: 127.0.0.1
+        port: 5432
+        timeout: 60
+      - name: tempo
+        url: http://127.0.0.1:3200/ready
+      - name: prometheus
+        url: http://127.0.0.1:9090/-/ready
+      - name: grafana
+        url: https://grafana.example.internal/api/health
+        body_regex: '"database":\s*"ok"'
+      - name: alloy
+        url: http://127.0.0.1:12345/-/ready
+        method: HEAD
+  register: stack_ready
+
+- name: Show how long each service took
+  ansible.builtin.debug:
+    msg: "{{ stack_ready.endpoints | items2dict(key_name='name', value_name='elapsed') }}"
+"""
+
+RETURN = r"""
+elapsed:
+  description: Seconds from the start of the task until it ended.
+  returned: always
+  type: float
+  sample: 3.412
+endpoints:
+  description: One item per endpoint, in the order given.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Name of the endpoint.
+      returned: always
+      type: str
+      sample: loki
+    ready:
+      description: Whether the endpoint became ready.
+      returned: always
+      type: bool
+      sample: true
+    elapsed:
+      description:
+        - Seconds from the start of the task until the endpoint was seen ready.
+        - For an endpoint that is not ready, until polling it stopped.
+      returned: always
+      type: float
+      sample: 2.81
+    attempts:
+      description: Number of requests or connection attempts made.
+      returned: always
+      type: int
+      sample: 6
+    status:
+      description: HTTP status of the last answer, null for a TCP endpoint or when nothing answered.
+      returned: always
+      type: int
+      sample: 200
+    error:
+      description: Why the last attempt did not count as ready; null when ready.
+      returned: always
+      type: str
+      sample: status 503 not in [200]
+    body_excerpt:
+      description: First 200 characters of the last response body on one line; null if none.
+      returned: always
+      type: str
+      sample: "Ingester not ready: waiting for 15s after being ready"
+"""
+
+import base64
+import http.client
+import json
+import os
+import re
+import socket
+import ssl
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+
+MAX_BODY_BYTES = 1024 * 1024
+EXCERPT_CHARS = 200
+USER_AGENT = "lgtm.stack-wait_ready/0.1"
+# socket.timeout is only an alias of TimeoutError from Python 3.10 on.
+_TIMEOUT_ERRORS = (TimeoutError, socket.timeout)
+_METHOD_RE = re.compile(r"^[A-Za-z]+$")
+
+ENDPOINT_OPTIONS: dict[str, dict[str, Any]] = dict(
+    name=dict(type="str"),
+    url=dict(type="str"),
+    host=dict(type="str"),
+    port=dict(type="int"),
+    status_codes=dict(type="list", elements="int", default=[200]),
+    method=dict(type="str", default="GET"),
+    body_contains=dict(type="str"),
+    body_regex=dict(type="str"),
+    json_key=dict(type="str"),
+    json_value=dict(type="raw"),
+    headers=dict(type="dict"),
+    url_username=dict(type="str"),
+    url_password=dict(type="str", no_log=True),
+    validate_certs=dict(type="bool", default=True),
+    ca_path=dict(type="path"),
+    timeout=dict(type="float"),
+)
+
+ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
+    endpoints=dict(type="list", elements="dict", required=True, options=ENDPOINT_OPTIONS),
+    timeout=dict(type="float", default=120),
+    request_timeout=dict(type="float", default=5),
+    interval=dict(type="float", default=0.2),
+    max_interval=dict(type="float", default=1.0),
+    fail_fast=dict(type="bool", default=False),
+)
+
+_HTTP_ONLY_KEYS = (
+    "body_contains",
+    "body_regex",
+    "json_key",
+    "json_value",
+    "headers",
+    "url_username",
+    "url_password",
+    "ca_path",
+)
+
+
+class EndpointError(ValueError):
+    """An endpoint definition that cannot be used."""
+
+
+@dataclass
+class Endpoint:
+    """A validated endpoint to poll."""
+
+    name: str
+    url: "str | None" = None
+    host: "str | None" = None
+    port: "int | None" = None
+    status_codes: list[int] = field(default_factory=lambda: [200])
+    method: str = "GET"
+    body_contains: "str | None" = None
+    body_regex: "re.Pattern[str] | None" = None
+    json_key: "str | None" = None
+    json_value: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    validate_certs: bool = True
+    ca_path: "str | None" = None
+    timeout: "float | None" = None
+
+    @property
+    def is_tcp(self) -> bool:
+        return self.url is None
+
+
+@dataclass
+class Attempt:
+    """Outcome of one request or connection attempt."""
+
+    ready: bool
+    status: "int | None" = None
+    error: "str | None" = None
+    body_excerpt: "str | None" = None
+    definitive: bool = False
+
+
+@dataclass
+class Result:
+    """What is known about one endpoint."""
+
+    name: str
+    ready: bool = False
+    elapsed: float = 0.0
+    attempts: int = 0
+    status: "int | None" = None
+    error: "str | None" = "no answer yet"
+    body_excerpt: "str | None" = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "ready": self.ready,
+            "elapsed": round(self.elapsed, 3),
+            "attempts": self.attempts,
+            "status": self.status,
+            "error": self.error,
+            "body_excerpt": self.body_excerpt,
+        }
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _label(index: int, params: dict[str, Any]) -> str:
+    name = params.get("name")
+    return f"endpoints[{index}] ({name})" if name else f"endpoints[{index}]"
+
+
+def _check_url(label: str, url: str) -> None:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise EndpointError(f"{label}: url scheme must be http or https, got {url!r}")
+    if not parts.hostname:
+        raise EndpointError(f"{label}: url {url!r} has no host")
+    if parts.username is not None or parts.password is not None:
+        raise EndpointError(f"{label}: put credentials in url_username/url_password, not in url")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise EndpointError(f"{label}: url {url!r} has a bad port: {exc}") from exc
+    if port == 0:
+        raise EndpointError(f"{label}: url {url!r} has port 0")
+
+
+def _check_target(label: str, params: dict[str, Any]) -> None:
+    url, host, port = params.get("url"), params.get("host"), params.get("port")
+    if url is not None and (host is not None or port is not None):
+        raise EndpointError(f"{label}: give either url or host+port, not both")
+    if url is None and (host is None or port is None):
+        raise EndpointError(f"{label}: needs either url, or both host and port")
+    if url is not None:
+        _check_url(label, url)
+        return
+    if not 1 <= port <= 65535:
+        raise EndpointError(f"{label}: port must be between 1 and 65535, got {port}")
+    extra = [key for key in _HTTP_ONLY_KEYS if params.get(key) is not None]
+    if extra:
+        raise EndpointError(f"{label}: {', '.join(extra)} only apply to url endpoints")
+
+
+def _compile_regex(label: str, pattern: "str | None") -> "re.Pattern[str] | None":
+    if pattern is None:
+        return None
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise EndpointError(f"{label}: body_regex {pattern!r} does not compile: {exc}") from exc
+
+
+def _build_headers(label: str, params: dict[str, Any]) -> dict[str, str]:
+    headers = {"User-Agent": USER_AGENT}
+    headers.update({str(k): str(v) for k, v in (params.get("headers") or {}).items()})
+    username, password = params.get("url_username"), params.get("url_password")
+    if password is not None and username is None:
+        raise EndpointError(f"{label}: url_password requires url_username")
+    if username is not None:
+        token = base64.b64encode(f"{username}:{password or ''}".encode()).decode("ascii")
+        headers["Authorization"] = f"Basic {token}"
+    return headers
+
+
+def _default_name(params: dict[str, Any]) -> str:
+    if params.get("url") is not None:
+        return str(params["url"])
+    return f"{params['host']}:{params['port']}"
+
+
+def endpoint_from_params(index: int, params: dict[str, Any]) -> Endpoint:
+    """Validate one endpoint's options (as AnsibleModule gives them) and build an Endpoint."""
+    label = _label(index, params)
+    _check_target(label, params)
+    if params.get("json_value") is not None and params.get("json_key") is None:
+        raise EndpointError(f"{label}: json_value requires json_key")
+    method = params.get("method") or "GET"
+    if not _METHOD_RE.match(method):
+        raise EndpointError(f"{label}: method {method!r} is not an HTTP method name")
+    ca_path = params.get("ca_path")
+    if ca_path is not None and not os.path.isfile(ca_path):
+        raise EndpointError(f"{label}: ca_path {ca_path!r} is not an existing file")
+    timeout = params.get("timeout")
+    if timeout is not None and timeout <= 0:
+        raise EndpointError(f"{label}: timeout must be greater than 0")
+    status_codes = params.get("status_codes")
+    return Endpoint(
+        name=params.get("name") or _default_name(params),
+        url=params.get("url"),
+        host=params.get("host"),
+        port=params.get("port"),
+        status_codes=list(status_codes) if status_codes is not None else [200],
+        method=method.upper(),
+        body_contains=params.get("body_contains"),
+        body_regex=_compile_regex(label, params.get("body_regex")),
+        json_key=params.get("json_key"),
+        json_value=params.get("json_value"),
+        headers=_build_headers(label, params),
+        validate_certs=params.get("validate_certs", True) is not False,
+        ca_path=ca_path,
+        timeout=timeout,
+    )
+
+
+def endpoints_from_params(items: list[dict[str, Any]]) -> list[Endpoint]:
+    if not items:
+        raise EndpointError("endpoints must list at least one endpoint")
+    return [endpoint_from_params(i, params) for i, params in enumerate(items)]
+
+
+def check_timing(
+    timeout: float, request_timeout: float, interval: float, max_interval: float
+) -> None:
+    for name, value in (
+        ("timeout", timeout),
+        ("request_timeout", request_timeout),
+        ("interval", interval),
+        ("max_interval", max_interval),
+    ):
+        if value <= 0:
+            raise EndpointError(f"{name} must be greater than 0, got {value}")
+    if max_interval < interval:
+        raise EndpointError(
+            f"max_interval ({max_interval}) must not be below interval ({interval})"
+        )
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def excerpt(body: bytes) -> str:
+    """First EXCERPT_CHARS characters of a body, on one line."""
+    text = " ".join(body[: EXCERPT_CHARS * 4].decode("utf-8", "replace").split())
+    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "..."
+
+
+def _show(value: Any) -> str:
+    text = f"'{value}'" if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def values_match(actual: Any, expected: Any) -> bool:
+    """Equality, falling back to text forms ("200" matches 200, "true" matches true)."""
+    if isinstance(actual, bool) == isinstance(expected, bool) and actual == expected:
+        return True
+    return _as_text(actual) == _as_text(expected)
+
+
+_MISSING = object()
+
+
+def lookup_json(document: Any, dotted: str) -> Any:
+    """Follow a dotted path (numbers index lists); return _MISSING when it leads nowhere."""
+    current = document
+    for part in dotted.split("."):
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+        elif isinstance(current, list) and re.fullmatch(r"-?\d+", part):
+            index = int(part)
+            if not -len(current) <= index < len(current):
+                return _MISSING
+            current = current[index]
+        else:
+            return _MISSING
+    return current
+
+
+def check_json(endpoint: Endpoint, body: bytes) -> "str | None":
+    key = endpoint.json_key
+    try:
+        document = json.loads(body.decode("utf-8", "replace"))
+    except ValueError:
+        return f"body is not valid JSON (wanted key '{key}')"
+    actual = lookup_json(document, key)
+    if actual is _MISSING:
+        return f"json key '{key}' not found"
+    if endpoint.json_value is not None and not values_match(actual, endpoint.json_value):
+        return f"json key '{key}' is {_show(actual)}, expected {_show(endpoint.json_value)}"
+    return None
+
+
+def check_response(endpoint: Endpoint, status: int, body: bytes) -> "str | None":
+    """Return why an answer does not count as ready, or None when it does."""
+    if status not in endpoint.status_codes:
+        return f"status {status} not in {endpoint.status_codes}"
+    text = body.decode("utf-8", "replace")
+    if endpoint.body_contains is not None and endpoint.body_contains not in text:
+        return f"body does not contain {endpoint.body_contains!r}"
+    if endpoint.body_regex is not None and not endpoint.body_regex.search(text):
+        return f"body does not match {endpoint.body_regex.pattern!r}"
+    if endpoint.json_key is not None:
+        return check_json(endpoint, body)
+    return None
+
+
+def describe_error(exc: BaseException) -> tuple[str, bool]:
+    """Turn a connection-level exception into (message, definitive)."""
+    if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, BaseException):
+        return describe_error(exc.reason)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        detail = exc.verify_message or exc.reason or str(exc)
+        return f"TLS certificate verification failed: {detail}", True
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused", False
+    if isinstance(exc, ConnectionResetError):
+        return "connection reset by peer", False
+    if isinstance(exc, _TIMEOUT_ERRORS):
+        return "timed out", False
+    if isinstance(exc, http.client.RemoteDisconnected):
+        return "connection closed without an answer", False
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS error: {exc.reason or exc}", False
+    if isinstance(exc, socket.gaierror):
+        return f"name resolution failed: {exc.strerror or exc}", False
+    if isinstance(exc, urllib.error.URLError):
+        return str(exc.reason), False
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower(), False
+    return f"{type(exc).__name__}: {exc}", False
+
+
+# --------------------------------------------------------------------------- probes
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> None:
+        """Do not follow redirects: the 3xx answer itself is checked."""
+        return None
+
+
+def ssl_context(endpoint: Endpoint) -> ssl.SSLContext:
+    if not endpoint.validate_certs:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    return ssl.create_default_context(cafile=endpoint.ca_path)
+
+
+class Probe:
+    """One endpoint's request or connection attempt, set up once and repeated."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self._opener: urllib.request.OpenerDirector | None = None
+        if not endpoint.is_tcp:
+            handlers: list[urllib.request.BaseHandler] = [
+                urllib.request.ProxyHandler({}),
+                _NoRedirect(),
+            ]
+            if endpoint.url.lower().startswith("https:"):
+                handlers.append(urllib.request.HTTPSHandler(context=ssl_context(endpoint)))
+            self._opener = urllib.request.build_opener(*handlers)
+
+    def attempt(self, timeout: float) -> Attempt:
+        try:
+            if self._opener is None:
+                return self._tcp(timeout)
+            return self._http(self._opener, timeout)
+        except (OSError, http.client.HTTPException) as exc:
+            message, definitive = describe_error(exc)
+            return Attempt(ready=False, error=message, definitive=definitive)
+
+    def _tcp(self, timeout: float) -> Attempt:
+        endpoint = self.endpoint
+        with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout):
+            return Attempt(ready=True)
+
+    def _http(self, opener: urllib.request.OpenerDirector, timeout: float) -> Attempt:
+        endpoint = self.endpoint
+        request = urllib.request.Request(
+            endpoint.url, headers=endpoint.headers, method=endpoint.method
+        )
+        try:
+            with opener.open(request, timeout=timeout) as response:
+                status, body = response.status, response.read(MAX_BODY_BYTES)
+        except urllib.error.HTTPError as answer:
+            status = answer.code
+            try:
+                body = answer.read(MAX_BODY_BYTES)
+            finally:
+                answer.close()
+        problem = check_response(endpoint, status, body)
+        return Attempt(
+            ready=problem is None, status=status, error=problem, body_excerpt=excerpt(body)
+        )
+
+
+# --------------------------------------------------------------------------- polling
+
+
+class _Poller:
+    """Polls one endpoint in its own thread until ready, definitive failure, deadline or stop."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        start: float,
+        deadline: float,
+        request_timeout: float,
+        interval: float,
+        max_interval: float,
+        stop: threading.Event,
+    ) -> None:
+        self.endpoint = endpoint
+        self.start = start
+        self.deadline = deadline
+        self.request_timeout = request_timeout
+        self.interval = interval
+        self.max_interval = max_interval
+        self.stop = stop
+        self.lock = threading.Lock()
+        self.result = Result(name=endpoint.name)
+        self.finished = False
+        self.failed_definitively = False
+
+    def snapshot(self) -> Result:
+        with self.lock:
+            return Result(**vars(self.result))
+
+    def _record(self, attempt: Attempt, now: float) -> None:
+        with self.lock:
+            result = self.result
+            result.attempts += 1
+            result.status = attempt.status
+            result.error = attempt.error
+            result.body_excerpt = attempt.body_excerpt
+            result.ready = attempt.ready
+            result.elapsed = now - self.start
+
+    def run(self) -> None:
+        try:
+            self._loop()
+        except Exception as exc:  # a bug must not hang the whole call
+            with self.lock:
+                self.result.error = f"internal error: {type(exc).__name__}: {exc}"
+            self.failed_definitively = True
+
+    def _loop(self) -> None:
+        probe = Probe(self.endpoint)
+        interval = self.interval
+        while not self.stop.is_set():
+            began = time.monotonic()
+            timeout = max(min(self.request_timeout, self.deadline - began), 0.001)
+            attempt = probe.attempt(timeout)
+            now = time.monotonic()
+            self._record(attempt, now)
+            if attempt.ready:
+                return
+            if attempt.definitive or now >= self.deadline:
+                self.failed_definitively = True
+                return
+            delay = min(max(began + interval - now, 0.0), self.deadline - now)
+            if self.stop.wait(delay):
+                break
+            if time.monotonic() >= self.deadline:
+                self.failed_definitively = True
+                self._mark_elapsed()
+                return
+            interval = min(interval * 2, self.max_interval)
+        self._mark_elapsed()
+
+    def _mark_elapsed(self) -> None:
+        with self.lock:
+            self.result.elapsed = time.monotonic() - self.start
+
+
+def _stopped_result(poller: _Poller, culprit: str, now: float) -> Result:
+    result = poller.snapshot()
+    if not result.ready:
+        last = result.error or "no answer yet"
+        result.error = f"{last} (polling stopped by fail_fast after '{culprit}' failed)"
+        result.elapsed = now - poller.start
+    return result
+
+
+def wait_for_endpoints(
+    endpoints: list[Endpoint],
+    timeout: float = 120.0,
+    request_timeout: float = 5.0,
+    interval: float = 0.2,
+    max_interval: float = 1.0,
+    fail_fast: bool = False,
+) -> list[Result]:
+    """Poll all endpoints concurrently; return one Result per endpoint, in order."""
+    start = time.monotonic()
+    stop = threading.Event()
+    changed = threading.Condition()
+    pollers = [
+        _Poller(
+            endpoint,
+            start,
+            start + (endpoint.timeout if endpoint.timeout is not None else timeout),
+            request_timeout,
+            interval,
+            max_interval,
+            stop,
+        )
+        for endpoint in endpoints
+    ]
+    culprit: list[str] = []
+
+    def work(poller: _Poller) -> None:
+        poller.run()
+        with changed:
+            poller.finished = True
+            if poller.failed_definitively and fail_fast and not culprit:
+                culprit.append(poller.endpoint.name)
+                stop.set()
+            changed.notify_all()
+
+    for poller in pollers:
+        threading.Thread(
+            target=work, args=(poller,), name=f"wait_ready:{poller.endpoint.name}", daemon=True
+        ).start()
+    with changed:
+        changed.wait_for(lambda: bool(culprit) or all(p.finished for p in pollers))
+    if culprit:
+        now = time.monotonic()
+        return [_stopped_result(p, culprit[0], now) for p in pollers]
+    return [p.snapshot() for p in pollers]
+
+
+def failure_message(results: list[Result]) -> str:
+    """One message naming every endpoint that is not ready, with its last answer and error."""
+    parts = []
+    for result in results:
+        if result.ready:
+            continue
+        status = result.status if result.status is not None else "none"
+        text = (
+            f"'{result.name}': {result.error}; last status {status}; "
+            f"{result.attempts} attempt(s) in {result.elapsed:.1f}s"
+        )
+        if result.body_excerpt:
+            text += f'; last body: "{result.body_excerpt}"'
+        parts.append(text)
+    return f"{len(parts)} of {len(results)} endpoint(s) not ready: " + " | ".join(parts)
+
+
+# --------------------------------------------------------------------------- module
+
+
+def run_module(module: AnsibleModule) -> None:
+    params = module.params
+    try:
+        check_timing(
+            params["timeout"], params["request_timeout"], params["interval"], params["max_interval"]
+        )
+        endpoints = endpoints_from_params(params["endpoints"])
+    except EndpointError as exc:
+        module.fail_json(msg=str(exc), changed=False)
+    start = time.monotonic()
+    results = wait_for_endpoints(
+        endpoints,
+        timeout=params["timeout"],
+        request_timeout=params["request_timeout"],
+        interval=params["interval"],
+        max_interval=params["max_interval"],
+        fail_fast=params["fail_fast"],
+    )
+    output = dict(
+        changed=False,
+        elapsed=round(time.monotonic() - start, 3),
+        endpoints=[r.as_dict() for r in results],
+    )
+    if all(r.ready for r in results):
+        module.exit_json(**output)
+    module.fail_json(msg=failure_message(results), **output)
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    run_module(module)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: lint, unit tests, sanity and every
+# Molecule scenario on real test hosts. Prints each stage's duration.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+export PATH=$root/.venv/bin:$PATH
+export ANSIBLE_COLLECTIONS_PATH=$root/collections
+export PY_COLORS=0 ANSIBLE_FORCE_COLOR=0 ANSIBLE_NOCOLOR=1
+
+scenarios=(${LGTM_SCENARIOS:-network quadlet})
+passed=0 failed=0 report=()
+
+stage() {
+  local name=$1; shift
+  local started=$SECONDS
+  echo "===== stage: $name"
+  if "$@"; then
+    passed=$((passed + 1)); report+=("$(printf '%-22s %5ss  ok' "$name" $((SECONDS - started)))")
+  else
+    failed=$((failed + 1)); report+=("$(printf '%-22s %5ss  FAILED' "$name" $((SECONDS - started)))")
+  fi
+}
+
+stage setup bash tests/setup.sh
+[[ $failed -eq 0 ]] || { echo "setup failed"; exit 1; }
+stage yamllint yamllint --strict .
+stage ansible-lint ansible-lint
+stage ruff ruff check .
+stage unit-tests python -m pytest tests/unit -q
+stage sanity bash tests/sanity.sh
+stage test-images python tests/testhost/testhost.py images
+for scenario in "${scenarios[@]}"; do
+  stage "molecule:$scenario" molecule test -s "$scenario"
+done
+
+echo "===== durations"
+printf '%s\n' "${report[@]}"
+echo "total ${SECONDS}s"
+echo "stages: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]

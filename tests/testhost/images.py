@@ -1,0 +1,215 @@
+"""Local test images for lgtm.stack, built without any registry.
+
+Each image is a small rootfs laid out like the upstream image it stands for
+(entrypoint path, UID, data and config paths), made into a Podman image with
+`podman import`, and named `localhost/lgtm-test/<name>:<version>` with a label
+saying what it is: never an upstream name, because Podman only pulls missing
+images and a host that once got a test image under an upstream name would keep it.
+
+All images live in one Podman image store on the outer machine that every test
+host mounts read-only as an additional image store, so a host sees them without
+a copy. An image is rebuilt only when its recipe (this file, its inputs) changed.
+
+Real software first: Loki and Tempo are the real upstream binaries from the
+project's shared/bin; `testsvc` is busybox's httpd, a real small server for
+exercising the quadlet core itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import lzma
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from testhost import CACHE_DIR, cache_lock, log, recipe_hash
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SHARED_BIN = Path(os.environ.get("LGTM_SHARED_BIN", PROJECT_ROOT.parent / "shared" / "bin"))
+STORE = CACHE_DIR / "images"
+NAMESPACE = "localhost/lgtm-test"
+
+
+@dataclass
+class Recipe:
+    name: str
+    version: str
+    stands_for: str
+    user: str
+    entrypoint: list[str]
+    cmd: list[str] = field(default_factory=list)
+    inputs: list[Path] = field(default_factory=list)
+    populate: Callable[[Path, Recipe], None] | None = None
+    exposes: list[int] = field(default_factory=list)
+
+    @property
+    def ref(self) -> str:
+        return f"{NAMESPACE}/{self.name}:{self.version}"
+
+    def digest(self) -> str:
+        input_hashes = [sha256_file(path) for path in self.inputs]
+        source = Path(__file__).read_text()
+        return recipe_hash(self.name, self.version, self.user, self.entrypoint, self.cmd,
+                           input_hashes, source)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def minimal_tree(root: Path, uid: int, home: str) -> None:
+    """What a static binary in a distroless-like image has: users, /tmp, CA certs."""
+    (root / "etc/ssl/certs").mkdir(parents=True)
+    (root / "tmp").mkdir(mode=0o1777)
+    (root / "tmp").chmod(0o1777)
+    (root / "etc/passwd").write_text(
+        f"root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:"
+        f"/sbin/nologin\napp:x:{uid}:{uid}:app:{home}:/sbin/nologin\n")
+    (root / "etc/group").write_text(f"root:x:0:\nnogroup:x:65534:\napp:x:{uid}:\n")
+    shutil.copy("/etc/ssl/certs/ca-certificates.crt", root / "etc/ssl/certs/ca-certificates.crt")
+
+
+def unpack_xz(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with lzma.open(source) as compressed, open(target, "wb") as out:
+        shutil.copyfileobj(compressed, out)
+    target.chmod(0o755)
+
+
+def owned_dir(path: Path, uid: int) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    os.chown(path, uid, uid)
+
+
+def populate_testsvc(root: Path, recipe: Recipe) -> None:
+    minimal_tree(root, 10001, "/srv")
+    busybox = Path(shutil.which("busybox") or "/bin/busybox")
+    (root / "bin").mkdir()
+    shutil.copy(busybox, root / "bin/busybox")
+    (root / "bin/sh").symlink_to("busybox")
+    owned_dir(root / "srv/www", 10001)
+    (root / "srv/www/index.html").write_text("lgtm.stack test service: no config mounted\n")
+
+
+def populate_loki(root: Path, recipe: Recipe) -> None:
+    minimal_tree(root, 10001, "/loki")
+    unpack_xz(recipe.inputs[0], root / "usr/bin/loki")
+    owned_dir(root / "loki", 10001)
+    (root / "etc/loki").mkdir(parents=True)
+
+
+def populate_tempo(root: Path, recipe: Recipe) -> None:
+    minimal_tree(root, 10001, "/var/tempo")
+    unpack_xz(recipe.inputs[0], root / "tempo")
+    owned_dir(root / "var/tempo", 10001)
+
+
+def busybox_version() -> str:
+    out = subprocess.run(["busybox"], capture_output=True, text=True).stdout
+    return out.split()[1].lstrip("v") if out.startswith("BusyBox") else "unknown"
+
+
+def recipes() -> dict[str, Recipe]:
+    busybox = Path(shutil.which("busybox") or "/bin/busybox")
+    return {
+        "testsvc": Recipe(
+            name="testsvc", version=busybox_version(),
+            stands_for="a small HTTP service for testing the quadlet core (busybox httpd)",
+            user="10001:10001", entrypoint=["/bin/busybox", "httpd", "-f", "-v"],
+            cmd=["-p", "8080", "-h", "/srv/www"], inputs=[busybox],
+            populate=populate_testsvc, exposes=[8080]),
+        "loki": Recipe(
+            name="loki", version="3.7.6", stands_for="docker.io/grafana/loki:3.7.6 (real binary)",
+            user="10001:10001", entrypoint=["/usr/bin/loki"],
+            cmd=["-config.file=/etc/loki/local-config.yaml"],
+            inputs=[SHARED_BIN / "loki-3.7.6-linux-amd64.xz"], populate=populate_loki,
+            exposes=[3100, 9095]),
+        "tempo": Recipe(
+            name="tempo", version="3.0.3", stands_for="docker.io/grafana/tempo:3.0.3 (real binary)",
+            user="10001:10001", entrypoint=["/tempo"],
+            inputs=[SHARED_BIN / "tempo-3.0.3-linux-amd64.xz"], populate=populate_tempo,
+            exposes=[3200, 4317, 4318]),
+    }
+
+
+def make_tarball(recipe: Recipe, workdir: Path) -> Path:
+    root = workdir / "root"
+    root.mkdir()
+    assert recipe.populate is not None
+    recipe.populate(root, recipe)
+    tarball = workdir / f"{recipe.name}.tar"
+    with tarfile.open(tarball, "w") as archive:
+        for entry in sorted(root.iterdir()):
+            archive.add(entry, arcname=entry.name)
+    return tarball
+
+
+def podman_in(rootfs: Path, workdir: Path, *args: str) -> None:
+    """Run the test host image's own Podman against the shared store, without booting.
+
+    The outer machine has no Podman; the rootfs has the same one the hosts run,
+    so the store it writes is one they read. --volatile keeps the cached rootfs
+    pristine.
+    """
+    cmd = ["systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "--volatile=overlay",
+           "-D", str(rootfs), f"--bind={STORE}:/store", f"--bind-ro={workdir}:/in",
+           "--setenv=CONTAINERS_STORAGE_CONF=/in/storage.conf",
+           "podman", "--root", "/store", "--runroot", "/run/lgtm-images", *args]
+    subprocess.run(cmd, check=True, env=dict(os.environ, SYSTEMD_SECCOMP="0"),
+                   stdout=subprocess.DEVNULL)
+
+
+def import_image(rootfs: Path, recipe: Recipe) -> None:
+    with tempfile.TemporaryDirectory(prefix=f"lgtm-image-{recipe.name}-") as tmp:
+        workdir = Path(tmp)
+        tarball = make_tarball(recipe, workdir)
+        (workdir / "storage.conf").write_text('[storage]\ndriver = "overlay"\n')
+        changes = [
+            f"USER {recipe.user}",
+            f"ENTRYPOINT {json.dumps(recipe.entrypoint)}",
+            f"CMD {json.dumps(recipe.cmd)}",
+            f"LABEL lgtm.stack.test-image=\"{recipe.stands_for}\"",
+            f"LABEL lgtm.stack.recipe={recipe.digest()}",
+            *(f"EXPOSE {port}" for port in recipe.exposes),
+        ]
+        args = ["import"]
+        for change in changes:
+            args += ["--change", change]
+        podman_in(rootfs, workdir, *args, f"/in/{tarball.name}", recipe.ref)
+
+
+def build_store(rootfs: Path, names: list[str] | None = None) -> Path:
+    """Import every asked-for image whose recipe changed; returns the store path."""
+    available = recipes()
+    wanted = names if names else list(available)
+    unknown = sorted(set(wanted) - set(available))
+    if unknown:
+        raise SystemExit(f"unknown test image(s): {', '.join(unknown)}; known: {sorted(available)}")
+    with cache_lock("images"):
+        STORE.mkdir(parents=True, exist_ok=True)
+        manifest_path = STORE / "lgtm-manifest.json"
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+        for name in wanted:
+            recipe = available[name]
+            if not all(path.exists() for path in recipe.inputs):
+                missing = [str(p) for p in recipe.inputs if not p.exists()]
+                raise SystemExit(f"test image {name}: missing input(s) {missing}")
+            digest = recipe.digest()
+            if manifest.get(name, {}).get("digest") == digest:
+                continue
+            log(f"building test image {recipe.ref}")
+            import_image(rootfs, recipe)
+            manifest[name] = {"digest": digest, "ref": recipe.ref}
+            manifest_path.write_text(json.dumps(manifest, indent=2))
+    return STORE

@@ -1,0 +1,406 @@
+#!/usr/bin/env python3
+"""Real systemd + Podman test hosts for lgtm.stack, booted with systemd-nspawn.
+
+The machines that run these tests have no container engine and no registry, but
+they can boot a debootstrapped Debian trixie as a container with its own systemd
+and its own Podman (see the project's docs on test hosts). This script owns that:
+
+    testhost.py rootfs                  build (or reuse) the cached base rootfs
+    testhost.py images [NAME ...]       build (or reuse) the shared test image store
+    testhost.py up NAME [NAME ...]      boot hosts on the private test bridge
+    testhost.py down NAME [NAME ...]    stop hosts by PID and remove their trees
+    testhost.py list                    show running hosts as JSON
+
+Each host is an overlayfs over the one cached rootfs, so a host costs seconds,
+not a debootstrap. Container storage inside a host lives on a bind-mounted real
+directory (overlay cannot stack on an overlayfs upper), and the test images are
+one read-only additional image store shared by every host, so nothing is copied
+per host. Hosts are reached by SSH on a bridge with a private /24 that has no
+route anywhere: test traffic never leaves this machine.
+
+Every process started here is stopped by the PID recorded at start, never by name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+CACHE_DIR = Path(os.environ.get("LGTM_TEST_CACHE", "/var/cache/lgtm-test"))
+STATE_DIR = Path(os.environ.get("LGTM_TEST_STATE", "/var/lib/lgtm-test"))
+MIRROR = os.environ.get("LGTM_TEST_MIRROR", "http://deb.debian.org/debian")
+SUITE = "trixie"
+BRIDGE = "lgtmtest0"
+SUBNET_PREFIX = "10.213.0"
+GATEWAY = f"{SUBNET_PREFIX}.1"
+IMAGE_STORE_IN_HOST = "/var/lib/lgtm-test-images"
+TEST_USER = "tester"
+BOOT_TIMEOUT = 120.0
+
+# What a test host has: what the stack needs (systemd, podman with quadlet,
+# nftables), what Ansible and testinfra need (python3, sshd, sudo for the
+# become scenario) and a few tools for debugging a failed run by hand.
+PACKAGES = [
+    "systemd", "systemd-sysv", "dbus", "podman", "aardvark-dns", "netavark", "crun",
+    "nftables", "python3", "openssh-server", "iproute2", "curl", "ca-certificates",
+    "procps", "sudo", "less",
+]
+
+# Bumped whenever customize_rootfs changes what it writes, so the cache key moves.
+CUSTOMIZE_REVISION = 3
+
+
+def log(message: str) -> None:
+    print(f"[testhost] {message}", file=sys.stderr, flush=True)
+
+
+def run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, check=True, text=True, **kwargs)  # type: ignore[call-overload]
+
+
+@contextlib.contextmanager
+def cache_lock(name: str) -> Iterator[None]:
+    """Serialise builders: two scenarios starting at once must not both debootstrap."""
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    with open(CACHE_DIR / f".{name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def recipe_hash(*parts: object) -> str:
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:16]
+
+
+# --- SSH key -------------------------------------------------------------------
+
+def ssh_key() -> Path:
+    key = CACHE_DIR / "ssh" / "id_ed25519"
+    if not key.exists():
+        key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "lgtm-test", "-f", str(key)])
+    return key
+
+
+# --- base rootfs -----------------------------------------------------------------
+
+def rootfs_path() -> Path:
+    key = recipe_hash(SUITE, PACKAGES, CUSTOMIZE_REVISION, ssh_key().with_suffix(".pub").read_text())
+    return CACHE_DIR / f"rootfs-{SUITE}-{key}"
+
+
+def write(path: Path, content: str, mode: int = 0o644) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content)
+    path.chmod(mode)
+
+
+def customize_rootfs(root: Path) -> None:
+    """Make the debootstrapped tree bootable as a test host. Test-host facts only:
+    nothing here is something the roles should rely on or work around."""
+    # cgroup controllers stay bound to the outer machine's v1 hierarchy, and
+    # keyrings are not allowed in the container: crun fails on both otherwise.
+    write(root / "etc/containers/containers.conf",
+          "[containers]\nkeyring = false\npids_limit = 0\n")
+    # The shared, read-only image store with the locally built test images.
+    write(root / "etc/containers/storage.conf",
+          '[storage]\ndriver = "overlay"\nrunroot = "/run/containers/storage"\n'
+          'graphroot = "/var/lib/containers/storage"\n\n[storage.options]\n'
+          f'additionalimagestores = ["{IMAGE_STORE_IN_HOST}"]\n')
+    # Kernel modules cannot be loaded from inside a container; the unit would
+    # leave the host "degraded" for a reason that is not the stack's.
+    for unit in ("systemd-modules-load.service", "systemd-networkd-wait-online.service"):
+        link = root / "etc/systemd/system" / unit
+        link.unlink(missing_ok=True)
+        link.symlink_to("/dev/null")
+    run(["chroot", str(root), "systemctl", "enable", "systemd-networkd.service"],
+        stdout=subprocess.DEVNULL)
+    public_key = ssh_key().with_suffix(".pub").read_text()
+    write(root / "root/.ssh/authorized_keys", public_key, 0o600)
+    (root / "root/.ssh").chmod(0o700)
+    # An ordinary login user that becomes root with sudo, as most inventories do.
+    run(["chroot", str(root), "useradd", "--create-home", "--shell", "/bin/bash", TEST_USER])
+    home = root / "home" / TEST_USER
+    write(home / ".ssh/authorized_keys", public_key, 0o600)
+    run(["chroot", str(root), "chown", "-R", f"{TEST_USER}:{TEST_USER}", f"/home/{TEST_USER}/.ssh"])
+    (home / ".ssh").chmod(0o700)
+    write(root / f"etc/sudoers.d/{TEST_USER}", f"{TEST_USER} ALL=(ALL) NOPASSWD: ALL\n", 0o440)
+    write(root / "etc/ssh/sshd_config.d/lgtm-test.conf", "UseDNS no\nPasswordAuthentication no\n")
+    # Host keys come with the package; every test host shares them, which is fine
+    # for throwaway hosts reached with host key checking off.
+
+
+def build_rootfs() -> Path:
+    target = rootfs_path()
+    with cache_lock("rootfs"):
+        if (target / ".complete").exists():
+            return target
+        staging = target.with_name(target.name + ".tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        log(f"debootstrap {SUITE} into {staging} (cached afterwards)")
+        started = time.monotonic()
+        run(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}",
+             SUITE, str(staging), MIRROR], stdout=subprocess.DEVNULL)
+        customize_rootfs(staging)
+        (staging / ".complete").write_text(f"{time.monotonic() - started:.0f}s\n")
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+        log(f"rootfs ready in {time.monotonic() - started:.0f}s: {target}")
+    return target
+
+
+# --- hosts ---------------------------------------------------------------------
+
+@dataclass
+class Host:
+    name: str
+    index: int
+    address: str
+    nspawn_pid: int
+    leader_pid: int
+    root: str
+    log: str
+
+    @property
+    def directory(self) -> Path:
+        return STATE_DIR / "hosts" / self.name
+
+
+def host_dir(name: str) -> Path:
+    return STATE_DIR / "hosts" / name
+
+
+def load_host(name: str) -> Host | None:
+    state = host_dir(name) / "host.json"
+    if not state.exists():
+        return None
+    return Host(**json.loads(state.read_text()))
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def ensure_bridge() -> None:
+    if Path(f"/sys/class/net/{BRIDGE}").exists():
+        return
+    run(["ip", "link", "add", BRIDGE, "type", "bridge"])
+    run(["ip", "addr", "add", f"{GATEWAY}/24", "dev", BRIDGE])
+    run(["ip", "link", "set", BRIDGE, "up"])
+
+
+def used_indexes() -> set[int]:
+    hosts_root = STATE_DIR / "hosts"
+    if not hosts_root.exists():
+        return set()
+    found = set()
+    for entry in hosts_root.iterdir():
+        host = load_host(entry.name)
+        if host is not None:
+            found.add(host.index)
+    return found
+
+
+def child_pid(pid: int, timeout: float = 10.0) -> int:
+    """systemd-nspawn forks the container's init; that child is the host's PID 1."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        children = Path(f"/proc/{pid}/task/{pid}/children")
+        if children.exists():
+            pids = children.read_text().split()
+            if pids:
+                return int(pids[0])
+        if not pid_alive(pid):
+            break
+        time.sleep(0.05)
+    raise RuntimeError(f"systemd-nspawn (pid {pid}) did not start a container init")
+
+
+def ssh_base(host: Host, user: str = "root") -> list[str]:
+    return ["ssh", "-i", str(ssh_key()), "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+            "-o", "ConnectTimeout=2", "-o", "BatchMode=yes", f"{user}@{host.address}"]
+
+
+def wait_booted(host: Host) -> None:
+    """Ready means sshd answers and systemd reports the boot finished cleanly."""
+    deadline = time.monotonic() + BOOT_TIMEOUT
+    while time.monotonic() < deadline:
+        if not pid_alive(host.nspawn_pid):
+            raise RuntimeError(f"{host.name}: systemd-nspawn exited; see {host.log}")
+        with contextlib.suppress(OSError), socket.create_connection((host.address, 22), 0.5):
+            break
+        time.sleep(0.2)
+    else:
+        raise RuntimeError(f"{host.name}: sshd not reachable within {BOOT_TIMEOUT:.0f}s")
+    remaining = max(1, int(deadline - time.monotonic()))
+    result = subprocess.run(
+        [*ssh_base(host), f"timeout {remaining} systemctl is-system-running --wait"],
+        text=True, capture_output=True)
+    state = result.stdout.strip()
+    if state != "running":
+        failed = subprocess.run([*ssh_base(host), "systemctl --failed --no-legend"],
+                                text=True, capture_output=True).stdout
+        raise RuntimeError(f"{host.name}: system state is {state!r}; failed units:\n{failed}")
+
+
+def write_host_identity(root: Path, name: str, address: str) -> None:
+    write(root / "etc/hostname", f"{name}\n")
+    write(root / "etc/systemd/network/10-host0.network",
+          f"[Match]\nName=host0\n\n[Network]\nAddress={address}/24\nLinkLocalAddressing=no\n"
+          "IPv6AcceptRA=no\n")
+
+
+def start_nspawn(host: Host, images: Path | None) -> int:
+    directory = host.directory
+    env = dict(os.environ, SYSTEMD_SECCOMP="0", SYSTEMD_NSPAWN_UNIFIED_HIERARCHY="1")
+    cmd = ["systemd-nspawn", "--quiet", "-D", host.root, "--register=no", "--keep-unit", "-b",
+           f"--machine={host.name}", f"--network-bridge={BRIDGE}", "--capability=all",
+           "--console=read-only", f"--bind={directory / 'containers'}:/var/lib/containers"]
+    if images is not None:
+        cmd.append(f"--bind-ro={images}:{IMAGE_STORE_IN_HOST}")
+    with open(host.log, "ab") as out:
+        process = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    return process.pid
+
+
+def up(name: str, images: Path | None) -> Host:
+    existing = load_host(name)
+    if existing is not None and pid_alive(existing.nspawn_pid):
+        return existing
+    if existing is not None:
+        down(name)
+    rootfs = build_rootfs()
+    ensure_bridge()
+    index = min(set(range(2, 250)) - used_indexes())
+    directory = host_dir(name)
+    for sub in ("upper", "work", "root", "containers"):
+        (directory / sub).mkdir(parents=True, exist_ok=True)
+    root = directory / "root"
+    run(["mount", "-t", "overlay", "overlay", "-o",
+         f"lowerdir={rootfs},upperdir={directory / 'upper'},workdir={directory / 'work'}",
+         str(root)])
+    address = f"{SUBNET_PREFIX}.{index}"
+    write_host_identity(root, name, address)
+    host = Host(name=name, index=index, address=address, nspawn_pid=0, leader_pid=0,
+                root=str(root), log=str(directory / "console.log"))
+    host.nspawn_pid = start_nspawn(host, images)
+    host.leader_pid = child_pid(host.nspawn_pid)
+    (directory / "host.json").write_text(json.dumps(asdict(host), indent=2))
+    started = time.monotonic()
+    wait_booted(host)
+    log(f"{name} up at {address} in {time.monotonic() - started:.1f}s")
+    return host
+
+
+def restart(name: str, images: Path | None) -> Host:
+    """Boot a host again on its existing tree (after a reboot or a crash)."""
+    host = load_host(name)
+    if host is None:
+        raise RuntimeError(f"{name}: no such test host")
+    if pid_alive(host.nspawn_pid):
+        stop_pid(host.nspawn_pid)
+    host.nspawn_pid = start_nspawn(host, images)
+    host.leader_pid = child_pid(host.nspawn_pid)
+    (host.directory / "host.json").write_text(json.dumps(asdict(host), indent=2))
+    wait_booted(host)
+    return host
+
+
+def stop_pid(pid: int, grace: float = 30.0) -> None:
+    """SIGTERM makes nspawn power the guest off cleanly; SIGKILL if it hangs."""
+    if not pid_alive(pid):
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        if not pid_alive(pid):
+            return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+
+
+def down(name: str) -> None:
+    host = load_host(name)
+    directory = host_dir(name)
+    if host is not None:
+        stop_pid(host.nspawn_pid)
+    root = directory / "root"
+    if root.is_mount():
+        run(["umount", "-R", str(root)])
+    shutil.rmtree(directory, ignore_errors=True)
+    log(f"{name} down")
+
+
+def list_hosts() -> list[dict[str, object]]:
+    hosts_root = STATE_DIR / "hosts"
+    if not hosts_root.exists():
+        return []
+    found = []
+    for entry in sorted(hosts_root.iterdir()):
+        host = load_host(entry.name)
+        if host is not None:
+            found.append({**asdict(host), "alive": pid_alive(host.nspawn_pid)})
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("rootfs")
+    images_cmd = commands.add_parser("images")
+    images_cmd.add_argument("names", nargs="*")
+    for verb in ("up", "restart"):
+        sub = commands.add_parser(verb)
+        sub.add_argument("names", nargs="+")
+        sub.add_argument("--images", nargs="*", default=None,
+                         help="test images the hosts need (default: all)")
+    down_cmd = commands.add_parser("down")
+    down_cmd.add_argument("names", nargs="+")
+    commands.add_parser("list")
+    commands.add_parser("ssh-key")
+    args = parser.parse_args(argv)
+
+    if args.command == "rootfs":
+        print(build_rootfs())
+    elif args.command == "ssh-key":
+        print(ssh_key())
+    elif args.command == "images":
+        from images import build_store  # noqa: PLC0415 - only this verb needs it
+        print(build_store(build_rootfs(), args.names or None))
+    elif args.command in ("up", "restart"):
+        from images import build_store  # noqa: PLC0415
+        store = build_store(build_rootfs(), args.images)
+        action = up if args.command == "up" else restart
+        hosts = [action(name, store) for name in args.names]
+        print(json.dumps([{**asdict(h), "ssh_key": str(ssh_key())} for h in hosts], indent=2))
+    elif args.command == "down":
+        for name in args.names:
+            down(name)
+    elif args.command == "list":
+        print(json.dumps(list_hosts(), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
