@@ -28,7 +28,6 @@ def run_playbook(playbook: str, extra_vars: dict[str, object] | None = None,
     ephemeral = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
     env = dict(os.environ)
     env.setdefault("ANSIBLE_CONFIG", str(ephemeral / "ansible.cfg"))
-    env["ANSIBLE_CALLBACKS_ENABLED"] = ""
     cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
            str(scenario / playbook)]
     if extra_vars:
@@ -44,7 +43,8 @@ def run_playbook(playbook: str, extra_vars: dict[str, object] | None = None,
 
 def container_identity(host, name: str) -> tuple[str, str, int]:
     """(container id, StartedAt, PID): all change when the container restarts."""
-    result = host.run(f"podman inspect --format '{{{{.Id}}}} {{{{.State.StartedAt}}}}|{{{{.State.Pid}}}}' {name}")
+    template = "{{.Id}} {{.State.StartedAt}}|{{.State.Pid}}"
+    result = host.run(f"podman inspect --format '{template}' {name}")
     assert result.rc == 0, result.stderr
     head, pid = result.stdout.strip().rsplit("|", 1)
     container_id, started = head.split(" ", 1)

@@ -213,7 +213,7 @@ def parse_unit(text: str) -> dict[str, dict[str, list[str]]]:
             continue
         if current is None or "=" not in line:
             continue
-        key, _, value = line.partition("=")
+        key, _sep, value = line.partition("=")
         current.setdefault(key.strip(), []).append(value.strip())
     return result
 
@@ -234,7 +234,7 @@ def labels_of(
         except ValueError:
             words = [value]
         for word in words:
-            key, _, label_value = word.partition("=")
+            key, _sep, label_value = word.partition("=")
             labels[key] = label_value
     return labels
 

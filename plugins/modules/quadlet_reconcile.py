@@ -27,7 +27,7 @@ description:
   - Quadlet generated services cannot be enabled; starting at boot comes from the C([Install])
     section of the quadlet file.
 author:
-  - lgtm.stack contributors
+  - lgtm.stack contributors (@lgtm-stack)
 options:
   units:
     description:
@@ -84,13 +84,15 @@ options:
     description:
       - Run C(systemctl daemon-reload) before anything else, so systemd sees changed quadlet
         files. Pass V(true) when a quadlet file changed.
+      - Also run when systemd reports a started unit as never loaded or as C(NeedDaemonReload=yes),
+        which is what a run that wrote a file and died before reloading leaves behind.
       - Not run in check mode and does not by itself make the result changed.
     type: bool
     default: false
 attributes:
   check_mode:
     description: Reports the actions it would take, running only read-only queries
-      (C(systemctl is-active), C(podman inspect)).
+      (C(systemctl is-active), C(podman container inspect), C(podman image inspect)).
     support: full
   diff_mode:
     description: No diff is returned; the actions list describes what changes.
@@ -172,12 +174,12 @@ import json
 import os
 import tempfile
 import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.urls import open_url
 from ansible_collections.lgtm.stack.plugins.module_utils import quadlet
 
 # Module-level so tests can point it at a temporary directory.
@@ -262,19 +264,43 @@ class Reconciler:
 
     # -- observing ----------------------------------------------------------
 
+    def systemd_is_stale(self) -> bool:
+        """True when systemd has not loaded a wanted unit's current quadlet file.
+
+        A run that wrote a unit file and died before daemon-reload leaves systemd
+        with the old generated unit; the next run sees no file change, so only
+        systemd's own view (NeedDaemonReload, or a unit it has never loaded) tells.
+        """
+        wanted = [quadlet.service_name(unit["name"]) for unit in self.params["units"]
+                  if unit["state"] == "started"]
+        if not wanted:
+            return False
+        _rc, out, _err = self.run(
+            [self.systemctl, "show", "--property=LoadState,NeedDaemonReload", *wanted])
+        for line in out.splitlines():
+            key, _, value = line.partition("=")
+            if (key, value) in (("NeedDaemonReload", "yes"), ("LoadState", "not-found")):
+                return True
+        return False
+
     def is_active(self, service: str) -> bool:
         # is-active exits non-zero for anything but active, so the text decides.
         _rc, out, _err = self.run([self.systemctl, "is-active", service])
         return out.strip() in ACTIVE_STATES
 
     def inspect_container(self, container: str) -> dict[str, Any] | None:
-        rc, out, _err = self.run([self.need_podman(), "inspect", "--format", "json", container])
+        # "container inspect", not "inspect": quadlet names a volume systemd-<stem> too, and
+        # plain inspect would return that volume when the container is gone.
+        command = [self.need_podman(), "container", "inspect", "--format", "json", container]
+        rc, out, _err = self.run(command)
         if rc != 0:
             return None
         try:
             data = json.loads(out)
         except ValueError:
-            raise ReconcileError(f"podman inspect {container} returned invalid JSON") from None
+            raise ReconcileError(
+                f"podman container inspect {container} returned invalid JSON"
+            ) from None
         if isinstance(data, list):
             data = data[0] if data else None
         return data if isinstance(data, dict) else None
@@ -332,7 +358,7 @@ class Reconciler:
             info = self.inspect_container(container)
             if info is None:
                 self.module.warn(
-                    f"{service} is active but podman inspect found no container {container!r}; "
+                    f"{service} is active but podman found no container {container!r}; "
                     "check container_name"
                 )
             else:
@@ -426,7 +452,7 @@ class Reconciler:
 
     def reconcile(self, result: dict[str, Any]) -> None:
         self.preflight()
-        if self.params["daemon_reload"] and not self.module.check_mode:
+        if (self.params["daemon_reload"] or self.systemd_is_stale()) and not self.module.check_mode:
             self.run_ok([self.systemctl, "daemon-reload"], "systemctl daemon-reload")
             result["daemon_reloaded"] = True
         for unit in self.params["units"]:
@@ -465,10 +491,14 @@ def read_file(path: str) -> str | None:
 
 
 def post_reload(url: str, service: str) -> None:
-    request = urllib.request.Request(url, data=b"", method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=RELOAD_URL_TIMEOUT) as response:  # noqa: S310 - scheme checked
-            status = response.status
+        # No proxy: reload endpoints are on the host itself and a proxy from the
+        # environment would not reach them.
+        response = open_url(
+            url, data=b"", method="POST", timeout=RELOAD_URL_TIMEOUT, use_proxy=False
+        )
+        status = response.status
+        response.close()
     except urllib.error.HTTPError as exc:
         status = exc.code
     except (urllib.error.URLError, OSError) as exc:

@@ -26,7 +26,7 @@ description:
   - The module does not run C(systemctl daemon-reload) nor start anything; use
     M(lgtm.stack.quadlet_reconcile) for that.
 author:
-  - lgtm.stack contributors
+  - lgtm.stack contributors (@lgtm-stack)
 options:
   name:
     description:
@@ -37,8 +37,8 @@ options:
     required: true
   sections:
     description:
-      - The unit content as a mapping of section name to a mapping of key to value, for example
-        C({Unit: {Description: Loki}, Container: {Image: ..., PublishPort: [...]}, Install: {...}}).
+      - The unit content as a mapping of section name (C(Unit), C(Container), C(Service),
+        C(Install) and so on) to a mapping of key to value. See the examples.
       - Sections and keys are written in the order given. A list value writes the key once per
         element, booleans are written as C(true)/C(false) and null values are left out.
       - Values must not contain newlines. Unit files are shown in diffs, so never put secrets
@@ -84,6 +84,8 @@ options:
       - Path of the quadlet generator.
       - Defaults to the first existing of C(/usr/libexec/podman/quadlet) and
         C(/usr/lib/podman/quadlet).
+      - It must exist even with O(validate=false), because without the generator systemd gets no
+        services from quadlet files.
     type: path
   min_podman:
     description:
@@ -108,7 +110,8 @@ notes:
   - Drop-in directories (C(*.container.d)) are not copied into the validation directory.
 requirements:
   - systemd as init system
-  - podman >= 4.4 (more for some keys, see the module source table C(KEY_MIN_PODMAN))
+  - podman >= 4.4 (some keys need more; the table is C(KEY_MIN_PODMAN) in the collection's
+    C(quadlet) module_utils)
 seealso:
   - module: lgtm.stack.quadlet_reconcile
 """

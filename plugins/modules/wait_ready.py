@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 module: wait_ready
 short_description: Wait until HTTP(S) endpoints or TCP ports really answer
 version_added: "0.1.0"
-author: lgtm.stack contributors
+author: lgtm.stack contributors (@lgtm-stack)
 description:
   - Polls one or more endpoints from the managed host until each one is ready, or until a
     deadline passes.
@@ -23,7 +23,8 @@ description:
     retried until the deadline. Polling starts at O(interval) and backs off exponentially up
     to O(max_interval).
   - A TLS certificate verification failure is not retried, since waiting does not fix it; that
-    endpoint fails at once, the others go on unless O(fail_fast=true).
+    endpoint fails at once, the others go on unless O(fail_fast=true). Other TLS errors (for
+    example a handshake cut short while the service starts) are retried.
   - When some endpoint is not ready, the task fails with one message that names every such
     endpoint with its last status, the start of its last body and its last error.
 options:
@@ -147,7 +148,7 @@ options:
       - An endpoint fails definitively when its deadline passes without it being ready (this only
         happens before the others' deadlines when it has a shorter O(endpoints[].timeout)), or
         when it got an error that waiting does not fix, which is a TLS certificate verification
-        failure.
+        failure, or a O(endpoints[].ca_path) that cannot be loaded as PEM CA certificates.
       - With V(true), the task then stops polling the other endpoints and fails at once; those
         that were already ready are reported ready, the others not ready with their last error.
       - With V(false), every endpoint is polled until it is ready or until its own deadline.
@@ -301,9 +302,7 @@ import socket
 import ssl
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -325,7 +324,7 @@ ENDPOINT_OPTIONS: dict[str, dict[str, Any]] = dict(
     method=dict(type="str", default="GET"),
     body_contains=dict(type="str"),
     body_regex=dict(type="str"),
-    json_key=dict(type="str"),
+    json_key=dict(type="str", no_log=False),
     json_value=dict(type="raw"),
     headers=dict(type="dict"),
     url_username=dict(type="str"),
@@ -502,6 +501,8 @@ def endpoint_from_params(index: int, params: dict[str, Any]) -> Endpoint:
     if timeout is not None and timeout <= 0:
         raise EndpointError(f"{label}: timeout must be greater than 0")
     status_codes = params.get("status_codes")
+    if status_codes is not None and not status_codes:
+        raise EndpointError(f"{label}: status_codes must not be empty")
     return Endpoint(
         name=params.get("name") or _default_name(params),
         url=params.get("url"),
@@ -617,8 +618,6 @@ def check_response(endpoint: Endpoint, status: int, body: bytes) -> "str | None"
 
 def describe_error(exc: BaseException) -> tuple[str, bool]:
     """Turn a connection-level exception into (message, definitive)."""
-    if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, BaseException):
-        return describe_error(exc.reason)
     if isinstance(exc, ssl.SSLCertVerificationError):
         detail = exc.verify_message or exc.reason or str(exc)
         return f"TLS certificate verification failed: {detail}", True
@@ -634,8 +633,6 @@ def describe_error(exc: BaseException) -> tuple[str, bool]:
         return f"TLS error: {exc.reason or exc}", False
     if isinstance(exc, socket.gaierror):
         return f"name resolution failed: {exc.strerror or exc}", False
-    if isinstance(exc, urllib.error.URLError):
-        return str(exc.reason), False
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror.lower(), False
     return f"{type(exc).__name__}: {exc}", False
@@ -644,72 +641,86 @@ def describe_error(exc: BaseException) -> tuple[str, bool]:
 # --------------------------------------------------------------------------- probes
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(
-        self,
-        req: urllib.request.Request,
-        fp: Any,
-        code: int,
-        msg: str,
-        headers: Any,
-        newurl: str,
-    ) -> None:
-        """Do not follow redirects: the 3xx answer itself is checked."""
-        return None
+class TLSContexts:
+    """Builds each distinct TLS client context once per call (loading a trust store is slow)."""
 
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[bool, str], ssl.SSLContext] = {}
 
-def ssl_context(endpoint: Endpoint) -> ssl.SSLContext:
-    if not endpoint.validate_certs:
-        context = ssl.create_default_context()
+    def get(self, validate_certs: bool, ca_path: "str | None") -> ssl.SSLContext:
+        key = (validate_certs, ca_path or "")
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = self._build(validate_certs, ca_path)
+            return self._cache[key]
+
+    @staticmethod
+    def _build(validate_certs: bool, ca_path: "str | None") -> ssl.SSLContext:
+        if validate_certs:
+            return ssl.create_default_context(cafile=ca_path)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         return context
-    return ssl.create_default_context(cafile=endpoint.ca_path)
+
+
+def _address(endpoint: Endpoint) -> "tuple[str, int | None, str]":
+    """(host, port, request target) of an endpoint."""
+    if endpoint.is_tcp:
+        return endpoint.host or "", endpoint.port, ""
+    parts = urllib.parse.urlsplit(endpoint.url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return parts.hostname or "", parts.port, target
+
+
+def _tls_context(endpoint: Endpoint, contexts: TLSContexts) -> "ssl.SSLContext | None":
+    if endpoint.is_tcp or urllib.parse.urlsplit(endpoint.url).scheme != "https":
+        return None
+    return contexts.get(endpoint.validate_certs, endpoint.ca_path)
 
 
 class Probe:
-    """One endpoint's request or connection attempt, set up once and repeated."""
+    """One endpoint's request or connection attempt, set up once and repeated.
 
-    def __init__(self, endpoint: Endpoint) -> None:
+    HTTP goes through http.client directly: no proxy from the environment, redirects are not
+    followed, and every status comes back as a status rather than as an exception.
+    """
+
+    def __init__(self, endpoint: Endpoint, contexts: "TLSContexts | None" = None) -> None:
         self.endpoint = endpoint
-        self._opener: urllib.request.OpenerDirector | None = None
-        if not endpoint.is_tcp:
-            handlers: list[urllib.request.BaseHandler] = [
-                urllib.request.ProxyHandler({}),
-                _NoRedirect(),
-            ]
-            if endpoint.url.lower().startswith("https:"):
-                handlers.append(urllib.request.HTTPSHandler(context=ssl_context(endpoint)))
-            self._opener = urllib.request.build_opener(*handlers)
+        self._host, self._port, self._target = _address(endpoint)
+        self._tls = _tls_context(endpoint, contexts or TLSContexts())
 
     def attempt(self, timeout: float) -> Attempt:
         try:
-            if self._opener is None:
+            if self.endpoint.is_tcp:
                 return self._tcp(timeout)
-            return self._http(self._opener, timeout)
+            return self._http(timeout)
         except (OSError, http.client.HTTPException) as exc:
             message, definitive = describe_error(exc)
             return Attempt(ready=False, error=message, definitive=definitive)
 
     def _tcp(self, timeout: float) -> Attempt:
-        endpoint = self.endpoint
-        with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout):
+        with socket.create_connection((self._host, self._port), timeout=timeout):
             return Attempt(ready=True)
 
-    def _http(self, opener: urllib.request.OpenerDirector, timeout: float) -> Attempt:
+    def _connection(self, timeout: float) -> http.client.HTTPConnection:
+        if self._tls is not None:
+            return http.client.HTTPSConnection(
+                self._host, self._port, timeout=timeout, context=self._tls
+            )
+        return http.client.HTTPConnection(self._host, self._port, timeout=timeout)
+
+    def _http(self, timeout: float) -> Attempt:
         endpoint = self.endpoint
-        request = urllib.request.Request(
-            endpoint.url, headers=endpoint.headers, method=endpoint.method
-        )
+        connection = self._connection(timeout)
         try:
-            with opener.open(request, timeout=timeout) as response:
-                status, body = response.status, response.read(MAX_BODY_BYTES)
-        except urllib.error.HTTPError as answer:
-            status = answer.code
-            try:
-                body = answer.read(MAX_BODY_BYTES)
-            finally:
-                answer.close()
+            connection.request(endpoint.method, self._target, headers=endpoint.headers)
+            response = connection.getresponse()
+            status, body = response.status, response.read(MAX_BODY_BYTES)
+        finally:
+            connection.close()
         problem = check_response(endpoint, status, body)
         return Attempt(
             ready=problem is None, status=status, error=problem, body_excerpt=excerpt(body)
@@ -717,6 +728,15 @@ class Probe:
 
 
 # --------------------------------------------------------------------------- polling
+
+
+@dataclass
+class Pacing:
+    """How often and how long to try."""
+
+    request_timeout: float = 5.0
+    interval: float = 0.2
+    max_interval: float = 1.0
 
 
 class _Poller:
@@ -727,18 +747,16 @@ class _Poller:
         endpoint: Endpoint,
         start: float,
         deadline: float,
-        request_timeout: float,
-        interval: float,
-        max_interval: float,
+        pacing: Pacing,
         stop: threading.Event,
+        contexts: TLSContexts,
     ) -> None:
         self.endpoint = endpoint
         self.start = start
         self.deadline = deadline
-        self.request_timeout = request_timeout
-        self.interval = interval
-        self.max_interval = max_interval
+        self.pacing = pacing
         self.stop = stop
+        self.contexts = contexts
         self.lock = threading.Lock()
         self.result = Result(name=endpoint.name)
         self.finished = False
@@ -748,10 +766,10 @@ class _Poller:
         with self.lock:
             return Result(**vars(self.result))
 
-    def _record(self, attempt: Attempt, now: float) -> None:
+    def _record(self, attempt: Attempt, now: float, counts: bool = True) -> None:
         with self.lock:
             result = self.result
-            result.attempts += 1
+            result.attempts += 1 if counts else 0
             result.status = attempt.status
             result.error = attempt.error
             result.body_excerpt = attempt.body_excerpt
@@ -760,18 +778,24 @@ class _Poller:
 
     def run(self) -> None:
         try:
-            self._loop()
+            probe = Probe(self.endpoint, self.contexts)
+        except OSError as exc:  # ssl.SSLError included: an unreadable CA bundle
+            problem = Attempt(ready=False, error=f"cannot set up TLS: {exc}")
+            self._record(problem, time.monotonic(), counts=False)
+            self.failed_definitively = True
+            return
+        try:
+            self._loop(probe)
         except Exception as exc:  # a bug must not hang the whole call
             with self.lock:
                 self.result.error = f"internal error: {type(exc).__name__}: {exc}"
             self.failed_definitively = True
 
-    def _loop(self) -> None:
-        probe = Probe(self.endpoint)
-        interval = self.interval
+    def _loop(self, probe: Probe) -> None:
+        interval = self.pacing.interval
         while not self.stop.is_set():
             began = time.monotonic()
-            timeout = max(min(self.request_timeout, self.deadline - began), 0.001)
+            timeout = max(min(self.pacing.request_timeout, self.deadline - began), 0.001)
             attempt = probe.attempt(timeout)
             now = time.monotonic()
             self._record(attempt, now)
@@ -785,12 +809,8 @@ class _Poller:
                 break
             if time.monotonic() >= self.deadline:
                 self.failed_definitively = True
-                self._mark_elapsed()
-                return
-            interval = min(interval * 2, self.max_interval)
-        self._mark_elapsed()
-
-    def _mark_elapsed(self) -> None:
+                break
+            interval = min(interval * 2, self.pacing.max_interval)
         with self.lock:
             self.result.elapsed = time.monotonic() - self.start
 
@@ -816,15 +836,16 @@ def wait_for_endpoints(
     start = time.monotonic()
     stop = threading.Event()
     changed = threading.Condition()
+    pacing = Pacing(request_timeout, interval, max_interval)
+    contexts = TLSContexts()
     pollers = [
         _Poller(
             endpoint,
             start,
             start + (endpoint.timeout if endpoint.timeout is not None else timeout),
-            request_timeout,
-            interval,
-            max_interval,
+            pacing,
             stop,
+            contexts,
         )
         for endpoint in endpoints
     ]

@@ -98,7 +98,8 @@ def ssh_key() -> Path:
 # --- base rootfs -----------------------------------------------------------------
 
 def rootfs_path() -> Path:
-    key = recipe_hash(SUITE, PACKAGES, CUSTOMIZE_REVISION, ssh_key().with_suffix(".pub").read_text())
+    public_key = ssh_key().with_suffix(".pub").read_text()
+    key = recipe_hash(SUITE, PACKAGES, CUSTOMIZE_REVISION, public_key)
     return CACHE_DIR / f"rootfs-{SUITE}-{key}"
 
 

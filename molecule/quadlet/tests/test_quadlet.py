@@ -15,8 +15,8 @@ def root(host):
         yield host
 
 
-def page(host, port: int) -> tuple[str, str]:
-    result = host.run(f"curl -s -w '\\n%{{http_code}}' http://127.0.0.1:{port}/index.html")
+def page(host, port: int, path: str = "/index.html") -> tuple[str, str]:
+    result = host.run(f"curl -s -w '\\n%{{http_code}}' http://127.0.0.1:{port}{path}")
     body, _, status = result.stdout.rpartition("\n")
     return status, body.strip()
 
@@ -65,14 +65,16 @@ def test_config_change_restarts_only_its_service(root):
 
 
 def test_reload_class_file_reloads_without_restart(root):
+    assert page(root, 18080, "/private/index.html")[0] == "404"
     before = container_identity(root, A)
     result = run_playbook("converge.yml", {"testsvc_message": "lgtm test page v2",
-                                           "testsvc_a_auth": "/:user:secret"})
+                                           "testsvc_a_auth": "/private:user:secret"})
     result.assert_ok()
     assert result.changed > 0
     assert container_identity(root, A) == before, "a reload-class change must not restart"
-    # busybox httpd re-read its config on SIGHUP: the page now needs auth.
-    assert page(root, 18080)[0] == "401"
+    # busybox httpd re-read its config on SIGHUP: /private now needs auth.
+    assert page(root, 18080, "/private/index.html")[0] == "401"
+    assert page(root, 18080) == ("200", "lgtm test page v2")
     state = root.file("/var/lib/lgtm/.state")
     assert state.is_directory
 
@@ -80,7 +82,7 @@ def test_reload_class_file_reloads_without_restart(root):
 def test_invalid_config_never_replaces_a_good_one(root):
     before = container_identity(root, A)
     result = run_playbook("converge.yml", {"testsvc_message": "no marker in this page",
-                                           "testsvc_a_auth": "/:user:secret"})
+                                           "testsvc_a_auth": "/private:user:secret"})
     assert result.rc != 0
     assert "failed validation" in result.output or "validat" in result.output.lower()
     assert root.file("/etc/lgtm/testsvc-a/www/index.html").content_string == "lgtm test page v2\n"
@@ -88,7 +90,7 @@ def test_invalid_config_never_replaces_a_good_one(root):
 
 
 def test_interrupted_run_is_finished_by_the_next_run(root):
-    extra = {"testsvc_message": "lgtm test page v3", "testsvc_a_auth": "/:user:secret"}
+    extra = {"testsvc_message": "lgtm test page v3", "testsvc_a_auth": "/private:user:secret"}
     before = container_identity(root, A)
     partial = run_playbook("interrupted.yml", extra)
     partial.assert_ok()

@@ -3,7 +3,6 @@
 import os
 
 import pytest
-
 from ansible_collections.lgtm.stack.plugins.module_utils import quadlet
 from ansible_collections.lgtm.stack.plugins.module_utils.quadlet import Decision, UnitState
 
@@ -207,13 +206,20 @@ def test_check_podman_support_new_host_ok():
 
 
 def test_check_podman_support_pull_on_46_ok():
-    assert quadlet.check_podman_support("container", {"Container": {"Pull": "newer"}}, (4, 6, 0)) == []
+    assert (
+        quadlet.check_podman_support("container", {"Container": {"Pull": "newer"}}, (4, 6, 0)) == []
+    )
     assert quadlet.check_podman_support("container", {"Container": {"Pull": "newer"}}, (4, 5, 9))
 
 
 def test_check_podman_support_network_name_section_scoped():
-    assert quadlet.check_podman_support("network", {"Network": {"NetworkName": "lgtm"}}, (4, 7, 0)) == []
-    messages = quadlet.check_podman_support("network", {"Network": {"NetworkName": "lgtm"}}, (4, 6, 2))
+    assert (
+        quadlet.check_podman_support("network", {"Network": {"NetworkName": "lgtm"}}, (4, 7, 0))
+        == []
+    )
+    messages = quadlet.check_podman_support(
+        "network", {"Network": {"NetworkName": "lgtm"}}, (4, 6, 2)
+    )
     assert messages == [
         "this .network unit uses NetworkName, which needs Podman >= 4.7 (host has 4.6.2)"
     ]
@@ -332,7 +338,10 @@ I1, I2 = "1" * 64, "2" * 64
     ("state", "expected"),
     [
         # stopping
-        (UnitState("stopped", is_active=True, has_container=True), ("stop", "desired state is stopped")),
+        (
+            UnitState("stopped", is_active=True, has_container=True),
+            ("stop", "desired state is stopped"),
+        ),
         (UnitState("absent", is_active=True), ("stop", "desired state is absent")),
         (UnitState("stopped", is_active=False, has_container=True), ("none", "already stopped")),
         (UnitState("absent", is_active=False), ("none", "already stopped")),
@@ -358,9 +367,7 @@ I1, I2 = "1" * 64, "2" * 64
         ),
         # image
         (
-            UnitState(
-                "started", True, True, H1, H1, expected_image_id=I1, running_image_id=I2
-            ),
+            UnitState("started", True, True, H1, H1, expected_image_id=I1, running_image_id=I2),
             ("restart", "image changed"),
         ),
         (
@@ -374,16 +381,28 @@ I1, I2 = "1" * 64, "2" * 64
         # reload
         (
             UnitState(
-                "started", True, True, H1, H1, I1, I1, reload_hash_current=H1, reload_hash_recorded=H2
+                "started",
+                True,
+                True,
+                H1,
+                H1,
+                I1,
+                I1,
+                reload_hash_current=H1,
+                reload_hash_recorded=H2,
             ),
             ("reload", "reload files changed"),
         ),
         (
-            UnitState("started", True, True, H1, H1, reload_hash_current=H1, reload_hash_recorded=None),
+            UnitState(
+                "started", True, True, H1, H1, reload_hash_current=H1, reload_hash_recorded=None
+            ),
             ("reload", "reload files changed"),
         ),
         (
-            UnitState("started", True, True, H1, H1, reload_hash_current=H1, reload_hash_recorded=H1),
+            UnitState(
+                "started", True, True, H1, H1, reload_hash_current=H1, reload_hash_recorded=H1
+            ),
             ("none", "up to date"),
         ),
         # restart wins over reload

@@ -8,7 +8,6 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.lgtm.stack.plugins.module_utils import quadlet
 from ansible_collections.lgtm.stack.plugins.modules import quadlet_reconcile
 
@@ -17,8 +16,13 @@ OTHER_HASH = "b" * 64
 IMAGE = "docker.io/grafana/loki:3.5.0"
 IMAGE_ID = "1" * 64
 NEW_IMAGE_ID = "2" * 64
-MUTATING = ("systemctl start", "systemctl restart", "systemctl stop", "systemctl daemon-reload",
-            "podman kill")
+MUTATING = (
+    "systemctl start",
+    "systemctl restart",
+    "systemctl stop",
+    "systemctl daemon-reload",
+    "podman kill",
+)
 
 
 def fake_script(name, log, responses):
@@ -51,6 +55,7 @@ class Host:
         self.containers: dict[str, dict] = {}
         self.images: dict[str, str] = {}
         self.systemctl_fail: dict[str, str] = {}
+        self.show = "LoadState=loaded\nNeedDaemonReload=no\n"
 
     def write_unit(self, name, config_hash=HASH, **container):
         sections = {"Container": {"Image": IMAGE, **container}}
@@ -69,24 +74,34 @@ class Host:
         }
 
     def install(self):
-        systemctl = [(f"is-active {svc}", state + "\n", 0 if state == "active" else 3)
-                     for svc, state in self.active.items()]
+        systemctl = [
+            (f"is-active {svc}", state + "\n", 0 if state == "active" else 3)
+            for svc, state in self.active.items()
+        ]
         systemctl += [(f"{verb} {svc}", "", 1) for svc, verb in self.systemctl_fail.items()]
+        systemctl += [("show *", self.show, 0)]
         systemctl += [
             ("status *", "lgtm-loki.service - Grafana Loki\n   Active: failed\n", 3),
             ("is-active *", "inactive\n", 3),
         ]
-        podman = [(f"inspect --format json {name}", json.dumps([data]), 0)
-                  for name, data in self.containers.items()]
-        podman += [(f"image inspect --format {{{{.Id}}}} {ref}", image_id + "\n", 0)
-                   for ref, image_id in self.images.items()]
+        podman = [
+            (f"container inspect --format json {name}", json.dumps([data]), 0)
+            for name, data in self.containers.items()
+        ]
         podman += [
-            ("inspect *", "Error: no such object\n", 125),
+            (f"image inspect --format {{{{.Id}}}} {ref}", image_id + "\n", 0)
+            for ref, image_id in self.images.items()
+        ]
+        podman += [
+            ("container inspect *", "Error: no such container\n", 125),
             ("image inspect *", "Error: image not known\n", 125),
         ]
-        journal = [("-u *", "Nov 23 loki[1]: level=error msg=\"bad config\"\n", 0)]
-        for name, responses in (("systemctl", systemctl), ("podman", podman),
-                                ("journalctl", journal)):
+        journal = [("-u *", 'Nov 23 loki[1]: level=error msg="bad config"\n', 0)]
+        for name, responses in (
+            ("systemctl", systemctl),
+            ("podman", podman),
+            ("journalctl", journal),
+        ):
             path = self.bin / name
             path.write_text(fake_script(name, self.log, responses))
             path.chmod(0o755)
@@ -147,8 +162,12 @@ def test_not_active_is_started(host, run):
     result = run(LOKI)
     assert result["changed"] is True
     assert result["actions"] == [
-        {"name": "lgtm-loki.container", "service": "lgtm-loki.service", "action": "start",
-         "reason": "not running"}
+        {
+            "name": "lgtm-loki.container",
+            "service": "lgtm-loki.service",
+            "action": "start",
+            "reason": "not running",
+        }
     ]
     assert result["restarted"] == []
     assert host.mutating_calls() == ["systemctl start lgtm-loki.service"]
@@ -177,7 +196,7 @@ def test_same_state_does_nothing(host, run):
     assert result["restarted"] == []
     assert host.mutating_calls() == []
     calls = host.calls()
-    assert "podman inspect --format json systemd-lgtm-loki" in calls
+    assert "podman container inspect --format json systemd-lgtm-loki" in calls
     assert f"podman image inspect --format {{{{.Id}}}} {IMAGE}" in calls
 
 
@@ -207,7 +226,7 @@ def test_container_name_from_unit_file_and_option(host, run):
     host.container("custom", config_hash=OTHER_HASH)
     host.images[IMAGE] = IMAGE_ID
     assert run(LOKI)["changed"] is False
-    assert "podman inspect --format json lgtm-loki" in host.calls()
+    assert "podman container inspect --format json lgtm-loki" in host.calls()
     result = run([{"name": "lgtm-loki.container", "container_name": "custom"}])
     assert result["restarted"] == ["lgtm-loki.service"]
 
@@ -418,3 +437,24 @@ def test_missing_podman_fails_clearly(host, run):
     result = run(LOKI, install=False)
     assert result["failed"] is True
     assert result["msg"] == "Podman is not installed: install podman >= 4.4"
+
+
+@pytest.mark.parametrize(
+    "show",
+    ["LoadState=loaded\nNeedDaemonReload=yes\n", "LoadState=not-found\nNeedDaemonReload=no\n"],
+    ids=["unit-file-newer-than-loaded", "unit-never-loaded"],
+)
+def test_stale_systemd_view_is_reloaded_without_being_asked(host, run, show):
+    """A run that wrote a unit and died before daemon-reload is finished by the next one."""
+    running_loki(host)
+    host.show = show
+    result = run(LOKI, daemon_reload=False)
+    assert result["daemon_reloaded"] is True
+    assert "systemctl daemon-reload" in host.mutating_calls()
+
+
+def test_current_systemd_view_is_not_reloaded(host, run):
+    running_loki(host)
+    result = run(LOKI, daemon_reload=False)
+    assert result["daemon_reloaded"] is False
+    assert host.mutating_calls() == []

@@ -9,7 +9,6 @@ import stat
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.lgtm.stack.plugins.module_utils import quadlet
 from ansible_collections.lgtm.stack.plugins.modules import quadlet_unit
 
@@ -38,7 +37,8 @@ for f in "$QUADLET_UNIT_DIRS"/*; do
     name=${{f##*/}}
     printf 'saw %s\\n' "$name" >> {log}
     case "$name" in
-        *.container) [ -n "$FAKE_QUADLET_SKIP" ] || printf -- '---%s.service---\\n' "${{name%.container}}" ;;
+        *.container)
+            [ -n "$FAKE_QUADLET_SKIP" ] || printf -- '---%s.service---\\n' "${{name%.container}}" ;;
         *.network) printf -- '---%s-network.service---\\n' "${{name%.network}}" ;;
         *.volume) printf -- '---%s-volume.service---\\n' "${{name%.volume}}" ;;
     esac
@@ -174,7 +174,9 @@ def test_diff_mode(env, run):
 def test_quadlet_rejection_keeps_good_file(env, run, monkeypatch):
     good = run(**loki())
     path = env.units / "lgtm-loki.container"
-    monkeypatch.setenv("FAKE_QUADLET_FAIL", 'converting "lgtm-loki.container": unsupported key "Bogus"')
+    monkeypatch.setenv(
+        "FAKE_QUADLET_FAIL", 'converting "lgtm-loki.container": unsupported key "Bogus"'
+    )
     sections = {**LOKI, "Container": {**LOKI["Container"], "Bogus": "1"}}
     result = run(name="lgtm-loki.container", sections=sections)
     assert result["failed"] is True

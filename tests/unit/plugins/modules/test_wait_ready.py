@@ -302,6 +302,29 @@ def test_basic_auth(serve: Callable[..., str]) -> None:
     assert wrong.status == 401
 
 
+def test_redirect_is_not_followed_and_method_query_are_sent(serve: Callable[..., str]) -> None:
+    seen: list[str] = []
+
+    def responder(handler: BaseHTTPRequestHandler) -> tuple[int, bytes]:
+        seen.append(f"{handler.command} {handler.path}")
+        return 302, b""
+
+    url = serve(responder) + "/login?next=%2Fhome"
+    moved = wait_one(url=url, call_timeout=0.3)
+    assert moved.error == "status 302 not in [200]"
+    assert wait_one(url=url, method="head", status_codes=[301, 302]).ready
+    assert seen[0] == "GET /login?next=%2Fhome"
+    assert seen[-1] == "HEAD /login?next=%2Fhome"
+
+
+def test_proxy_environment_is_ignored(
+    serve: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("no_proxy", "")
+    assert wait_one(url=serve(fixed(200, b"ok"))).ready
+
+
 # --------------------------------------------------------------------------- 6: TLS
 
 
@@ -367,6 +390,16 @@ def test_tls_unknown_ca_fails_at_once_with_certificate_error(tls_url: str) -> No
 
 def test_tls_without_validation_is_ready(tls_url: str) -> None:
     assert wait_one(url=tls_url, validate_certs=False).ready
+
+
+def test_tls_unreadable_ca_bundle_fails_at_once(tls_url: str, tmp_path: Path) -> None:
+    bogus = tmp_path / "ca.pem"
+    bogus.write_text("not a certificate\n")
+    began = time.monotonic()
+    result = wait_one(url=tls_url, ca_path=str(bogus))
+    assert time.monotonic() - began < 2.0
+    assert not result.ready
+    assert result.error.startswith("cannot set up TLS")
 
 
 def test_fail_fast_stops_others_on_certificate_error(
@@ -577,6 +610,7 @@ def test_main_check_mode_still_polls(
             "body_contains only apply to url endpoints",
         ),
         ({"url": "http://127.0.0.1:1/", "bogus": 1}, "bogus"),
+        ({"url": "http://127.0.0.1:1/", "status_codes": []}, "status_codes must not be empty"),
         ({"url": "http://127.0.0.1:1/", "status_codes": ["abc"]}, "status_codes"),
     ],
 )
