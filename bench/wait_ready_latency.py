@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """How quickly lgtm.stack.wait_ready notices that services became ready.
 
 Starts a local HTTP server (127.0.0.1 only) whose endpoints answer 503 until a known
@@ -124,7 +123,7 @@ def uri_retry_loop(urls: list[str], retries: int = 60, delay: float = 1.0) -> li
     noticed = []
     deadline = time.monotonic() + CAP
     for url in urls:
-        for _ in range(retries + 1):
+        for _attempt in range(retries + 1):
             if _status(url) == 200:
                 noticed.append(time.monotonic())
                 break
@@ -170,7 +169,7 @@ def staggered_total(
     """Seconds from the start-ups until the strategy is done waiting."""
     began = time.monotonic()
     scheduled = [server.schedule(offset + delay) for delay in STAGGER]
-    urls = [url for url, _ in scheduled]
+    urls = [url for url, _ready_at in scheduled]
     strategy(urls[-1:] if only_slowest else urls)
     return time.monotonic() - began
 
@@ -179,8 +178,8 @@ def main() -> None:
     module = load_wait_ready()
     server = StartupServer()
     rng = random.Random(SEED)
-    delays = [round(rng.uniform(0.3, 1.5), 3) for _ in range(RUNS)]
-    offsets = [round(rng.uniform(0.0, 1.0), 3) for _ in range(REPEATS)]
+    delays = [round(rng.uniform(0.3, 1.5), 3) for _run in range(RUNS)]
+    offsets = [round(rng.uniform(0.0, 1.0), 3) for _repeat in range(REPEATS)]
     strategies = {
         "wait_ready defaults (interval 0.2 -> max 1.0 s)": wait_ready_strategy(module),
         "wait_ready interval = max_interval = 0.2 s": wait_ready_strategy(

@@ -29,6 +29,7 @@ stage ansible-lint ansible-lint
 stage ruff ruff check .
 stage unit-tests python -m pytest tests/unit -q
 stage sanity bash tests/sanity.sh
+stage collection bash tests/collection.sh
 stage test-images python tests/testhost/testhost.py images
 for scenario in "${scenarios[@]}"; do
   stage "molecule:$scenario" molecule test -s "$scenario"

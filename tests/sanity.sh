@@ -13,17 +13,30 @@ pyver=$("$python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_inf
 ansible_test_dir=$("$python" -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')
 pip_version=$(grep -oP "pip='\K[0-9.]+" "$ansible_test_dir/_internal/python_requirements.py" | head -1)
 cache="$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
-if [[ ! -e $cache ]]; then
+stub_revision="# lgtm.stack stand-in r3"
+if ! grep -qxF "$stub_revision" "$cache" 2>/dev/null; then
   mkdir -p "$(dirname "$cache")"
-  cat > "$cache" <<'PY'
-"""Offline stand-in for get-pip.py: ensurepip, then pip install the requested packages."""
+  { echo "$stub_revision"; cat <<'PY'; } > "$cache"
+"""Offline stand-in for get-pip.py: ensurepip, then pip install the requested packages.
+
+ansible-test runs pip with a cleaned environment, so the CA bundle that PyPI's
+TLS-inspecting proxy needs here is written into the venv's own pip.conf.
+"""
 import ensurepip
+import os
 import subprocess
 import sys
 
 ensurepip.bootstrap(upgrade=True)
+cert = []
+for bundle in (os.environ.get("SSL_CERT_FILE"), "/etc/ssl/certs/ca-certificates.crt"):
+    if bundle and os.path.exists(bundle):
+        with open(os.path.join(sys.prefix, "pip.conf"), "w") as conf:
+            conf.write(f"[global]\ncert = {bundle}\n")
+        cert = ["--cert", bundle]
+        break
 args = [arg for arg in sys.argv[1:] if arg not in ("--no-setuptools", "--no-wheel")]
-sys.exit(subprocess.call([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", *args]))
+sys.exit(subprocess.call([sys.executable, "-m", "pip", "install", *cert, *args]))
 PY
 fi
 

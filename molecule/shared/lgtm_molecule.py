@@ -34,11 +34,24 @@ def run_playbook(playbook: str, extra_vars: dict[str, object] | None = None,
         cmd += ["-e", json.dumps(extra_vars)]
     if check:
         cmd += ["--check", "--diff"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=scenario)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=scenario,
+                          check=False)
     output = proc.stdout + proc.stderr
     changed = sum(int(n) for n in re.findall(r"\bchanged=(\d+)", output))
     failed = sum(int(n) for n in re.findall(r"\bfailed=(\d+)", output))
     return PlayResult(rc=proc.returncode, output=output, changed=changed, failed=failed)
+
+
+# What the scenarios run: locally built test images, or with LGTM_TEST_IMAGES=upstream
+# (a machine that can pull) the upstream images they stand for.
+TEST_IMAGES = {
+    "testsvc": ("localhost/lgtm-test/testsvc:1.35.0", "docker.io/library/busybox:1.37.0"),
+}
+
+
+def image_for(name: str) -> str:
+    local, upstream = TEST_IMAGES[name]
+    return upstream if os.environ.get("LGTM_TEST_IMAGES") == "upstream" else local
 
 
 def container_identity(host, name: str) -> tuple[str, str, int]:

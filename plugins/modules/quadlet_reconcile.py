@@ -278,7 +278,7 @@ class Reconciler:
         _rc, out, _err = self.run(
             [self.systemctl, "show", "--property=LoadState,NeedDaemonReload", *wanted])
         for line in out.splitlines():
-            key, _, value = line.partition("=")
+            key, _sep, value = line.partition("=")
             if (key, value) in (("NeedDaemonReload", "yes"), ("LoadState", "not-found")):
                 return True
         return False

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Real systemd + Podman test hosts for lgtm.stack, booted with systemd-nspawn.
 
 The machines that run these tests have no container engine and no registry, but
@@ -254,11 +253,11 @@ def wait_booted(host: Host) -> None:
     remaining = max(1, int(deadline - time.monotonic()))
     result = subprocess.run(
         [*ssh_base(host), f"timeout {remaining} systemctl is-system-running --wait"],
-        text=True, capture_output=True)
+        text=True, capture_output=True, check=False)
     state = result.stdout.strip()
     if state != "running":
         failed = subprocess.run([*ssh_base(host), "systemctl --failed --no-legend"],
-                                text=True, capture_output=True).stdout
+                                text=True, capture_output=True, check=False).stdout
         raise RuntimeError(f"{host.name}: system state is {state!r}; failed units:\n{failed}")
 
 
@@ -283,7 +282,7 @@ def start_nspawn(host: Host, images: Path | None) -> int:
     return process.pid
 
 
-def up(name: str, images: Path | None) -> Host:
+def up(name: str, images: Path | None, index: int | None = None) -> Host:
     existing = load_host(name)
     if existing is not None and pid_alive(existing.nspawn_pid):
         return existing
@@ -291,7 +290,10 @@ def up(name: str, images: Path | None) -> Host:
         down(name)
     rootfs = build_rootfs()
     ensure_bridge()
-    index = min(set(range(2, 250)) - used_indexes())
+    taken = used_indexes()
+    if index is not None and index in taken:
+        raise RuntimeError(f"{name}: address index {index} is taken by another test host")
+    index = index if index is not None else min(set(range(2, 200)) - taken)
     directory = host_dir(name)
     for sub in ("upper", "work", "root", "containers"):
         (directory / sub).mkdir(parents=True, exist_ok=True)
@@ -366,7 +368,7 @@ def list_hosts() -> list[dict[str, object]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("rootfs")
     images_cmd = commands.add_parser("images")
@@ -376,6 +378,9 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("names", nargs="+")
         sub.add_argument("--images", nargs="*", default=None,
                          help="test images the hosts need (default: all)")
+        sub.add_argument("--index", type=int, default=None,
+                         help=f"fixed last octet of the address in {SUBNET_PREFIX}.0/24 "
+                              "(200-249 are never handed out automatically)")
     down_cmd = commands.add_parser("down")
     down_cmd.add_argument("names", nargs="+")
     commands.add_parser("list")
@@ -392,8 +397,12 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command in ("up", "restart"):
         from images import build_store  # noqa: PLC0415
         store = build_store(build_rootfs(), args.images)
-        action = up if args.command == "up" else restart
-        hosts = [action(name, store) for name in args.names]
+        if args.index is not None and len(args.names) != 1:
+            parser.error("--index needs exactly one host name")
+        if args.command == "up":
+            hosts = [up(name, store, args.index) for name in args.names]
+        else:
+            hosts = [restart(name, store) for name in args.names]
         print(json.dumps([{**asdict(h), "ssh_key": str(ssh_key())} for h in hosts], indent=2))
     elif args.command == "down":
         for name in args.names:

@@ -17,7 +17,7 @@ def root(host):
 
 def page(host, port: int, path: str = "/index.html") -> tuple[str, str]:
     result = host.run(f"curl -s -w '\\n%{{http_code}}' http://127.0.0.1:{port}{path}")
-    body, _, status = result.stdout.rpartition("\n")
+    body, _newline, status = result.stdout.rpartition("\n")
     return status, body.strip()
 
 
