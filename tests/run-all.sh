@@ -8,7 +8,10 @@ export PATH=$root/.venv/bin:$PATH
 export ANSIBLE_COLLECTIONS_PATH=$root/collections
 export PY_COLORS=0 ANSIBLE_FORCE_COLOR=0 ANSIBLE_NOCOLOR=1
 
-scenarios=(${LGTM_SCENARIOS:-network quadlet})
+# `images` checks the locally built test images, so it has no upstream variant.
+default_scenarios="images network quadlet"
+[[ ${LGTM_TEST_IMAGES:-local} == upstream ]] && default_scenarios="network quadlet"
+scenarios=(${LGTM_SCENARIOS:-$default_scenarios})
 passed=0 failed=0 report=()
 
 stage() {

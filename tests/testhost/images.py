@@ -11,8 +11,10 @@ host mounts read-only as an additional image store, so a host sees them without
 a copy. An image is rebuilt only when its recipe (this file, its inputs) changed.
 
 Real software first: Loki and Tempo are the real upstream binaries from the
-project's shared/bin; `testsvc` is busybox's httpd, a real small server for
-exercising the quadlet core itself.
+project's shared/bin; Prometheus, PostgreSQL and Valkey are Debian sid's real
+packages (the closest to upstream's current versions) with entrypoints that
+honour the official images' contracts; `testsvc` is busybox's httpd, a real
+small server for exercising the quadlet core itself.
 """
 
 from __future__ import annotations
@@ -29,12 +31,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from testhost import CACHE_DIR, cache_lock, log, recipe_hash
+from testhost import CACHE_DIR, MIRROR, cache_lock, log, recipe_hash, run
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SHARED_BIN = Path(os.environ.get("LGTM_SHARED_BIN", PROJECT_ROOT.parent / "shared" / "bin"))
 STORE = CACHE_DIR / "images"
 NAMESPACE = "localhost/lgtm-test"
+FILES = Path(__file__).resolve().parent / "files"
+# One sid tree serves the three Debian-packaged services; each image is a copy
+# of it with its own user ids and entrypoint.
+SID_PACKAGES = ["prometheus", "postgresql-18", "valkey-server", "ca-certificates"]
 
 
 @dataclass
@@ -48,6 +54,12 @@ class Recipe:
     inputs: list[Path] = field(default_factory=list)
     populate: Callable[[Path, Recipe], None] | None = None
     exposes: list[int] = field(default_factory=list)
+    workdir: str = "/"
+    env: dict[str, str] = field(default_factory=dict)
+    stop_signal: str | None = None
+    # A Debian package whose upstream version must be on the line `version` names
+    # (tags name the line, as upstream's postgres:18 does, so they stay stable).
+    package: str | None = None
 
     @property
     def ref(self) -> str:
@@ -57,7 +69,7 @@ class Recipe:
         input_hashes = [sha256_file(path) for path in self.inputs]
         source = Path(__file__).read_text()
         return recipe_hash(self.name, self.version, self.user, self.entrypoint, self.cmd,
-                           input_hashes, source)
+                           self.workdir, self.env, self.stop_signal, input_hashes, source)
 
 
 def sha256_file(path: Path) -> str:
@@ -115,6 +127,79 @@ def populate_tempo(root: Path, recipe: Recipe) -> None:
     owned_dir(root / "var/tempo", 10001)
 
 
+def sid_rootfs() -> Path:
+    """Debian sid with the real Prometheus, PostgreSQL 18 and Valkey 9 (cached)."""
+    target = CACHE_DIR / f"sid-services-{recipe_hash(SID_PACKAGES)}"
+    with cache_lock("sid-rootfs"):
+        if (target / ".complete").exists():
+            return target
+        staging = target.with_name(target.name + ".tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        log(f"debootstrap sid with {', '.join(SID_PACKAGES)} (cached afterwards)")
+        run(["debootstrap", "--variant=minbase", f"--include={','.join(SID_PACKAGES)}",
+             "sid", str(staging), MIRROR], stdout=subprocess.DEVNULL)
+        # The official images start with no cluster and no default config; the
+        # packages' postinst made both.
+        for leftover in ("var/lib/postgresql/18/main", "etc/postgresql/18/main"):
+            shutil.rmtree(staging / leftover, ignore_errors=True)
+        for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            shutil.rmtree(staging / cache, ignore_errors=True)
+        (staging / ".complete").write_text("ok\n")
+        staging.rename(target)
+    return target
+
+
+def copy_tree(source: Path, root: Path) -> None:
+    run(["cp", "-a", f"{source}/.", str(root)])
+    (root / ".complete").unlink(missing_ok=True)
+
+
+def set_uid(root: Path, user: str, uid: int) -> None:
+    """Give a packaged system user the UID the official image uses."""
+    old = run(["chroot", str(root), "id", "-u", user], capture_output=True).stdout.strip()
+    run(["chroot", str(root), "usermod", "-o", "-u", str(uid), user])
+    run(["chroot", str(root), "groupmod", "-o", "-g", str(uid), user])
+    run(["chroot", str(root), "find", "/", "-xdev", "-uid", old, "-exec", "chown", "-h",
+         f"{uid}:{uid}", "{}", "+"])
+
+
+def install_file(source: Path, target: Path, mode: int = 0o755) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(source, target)
+    target.chmod(mode)
+
+
+def populate_prometheus(root: Path, recipe: Recipe) -> None:
+    copy_tree(sid_rootfs(), root)
+    install_file(FILES / "prometheus.yml", root / "etc/prometheus/prometheus.yml", 0o644)
+    owned_dir(root / "prometheus", 65534)
+
+
+def populate_postgres(root: Path, recipe: Recipe) -> None:
+    copy_tree(sid_rootfs(), root)
+    set_uid(root, "postgres", 999)
+    install_file(FILES / "postgres-entrypoint.sh", root / "usr/local/bin/docker-entrypoint.sh")
+    (root / "docker-entrypoint-initdb.d").mkdir()
+    owned_dir(root / "var/lib/postgresql", 999)
+    owned_dir(root / "var/run/postgresql", 999)
+
+
+def populate_valkey(root: Path, recipe: Recipe) -> None:
+    copy_tree(sid_rootfs(), root)
+    set_uid(root, "valkey", 999)
+    install_file(FILES / "valkey-entrypoint.sh", root / "usr/local/bin/docker-entrypoint.sh")
+    owned_dir(root / "data", 999)
+
+
+def sid_version(package: str) -> str:
+    """The packaged upstream version, e.g. 3.5.3 from 3.5.3+ds1-1."""
+    status = (sid_rootfs() / "var/lib/dpkg/status").read_text()
+    block = status.split(f"Package: {package}\n", 1)[1].split("\n\n", 1)[0]
+    version = next(line for line in block.splitlines() if line.startswith("Version: "))
+    upstream = version.split(": ", 1)[1].split(":", 1)[-1]
+    return upstream.split("+", 1)[0].split("-", 1)[0].split("~", 1)[0]
+
+
 def busybox_version() -> str:
     out = subprocess.run(["busybox"], capture_output=True, text=True, check=False).stdout
     return out.split()[1].lstrip("v") if out.startswith("BusyBox") else "unknown"
@@ -122,6 +207,8 @@ def busybox_version() -> str:
 
 def recipes() -> dict[str, Recipe]:
     busybox = Path(shutil.which("busybox") or "/bin/busybox")
+    sid_inputs = [FILES / "prometheus.yml", FILES / "postgres-entrypoint.sh",
+                  FILES / "valkey-entrypoint.sh"]
     return {
         "testsvc": Recipe(
             name="testsvc", version=busybox_version(),
@@ -140,6 +227,27 @@ def recipes() -> dict[str, Recipe]:
             user="10001:10001", entrypoint=["/tempo"],
             inputs=[SHARED_BIN / "tempo-3.0.3-linux-amd64.xz"], populate=populate_tempo,
             exposes=[3200, 4317, 4318]),
+        "prometheus": Recipe(
+            name="prometheus", version="3.5", package="prometheus",
+            stands_for="docker.io/prom/prometheus (real binary from Debian sid)",
+            user="65534:65534", entrypoint=["/bin/prometheus"],
+            cmd=["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"],
+            workdir="/prometheus", inputs=sid_inputs, populate=populate_prometheus,
+            exposes=[9090]),
+        "postgres": Recipe(
+            name="postgres", version="18", package="postgresql-18",
+            stands_for="docker.io/library/postgres:18 (real server from Debian sid)",
+            user="0:0", entrypoint=["docker-entrypoint.sh"], cmd=["postgres"],
+            env={"PGDATA": "/var/lib/postgresql/18/docker",
+                 "PATH": "/usr/local/sbin:/usr/local/bin:/usr/lib/postgresql/18/bin:"
+                         "/usr/sbin:/usr/bin:/sbin:/bin"},
+            stop_signal="SIGINT", inputs=sid_inputs, populate=populate_postgres,
+            exposes=[5432]),
+        "valkey": Recipe(
+            name="valkey", version="9", package="valkey-server",
+            stands_for="docker.io/valkey/valkey:9 (real server from Debian sid)",
+            user="0:0", entrypoint=["docker-entrypoint.sh"], cmd=["valkey-server"],
+            workdir="/data", inputs=sid_inputs, populate=populate_valkey, exposes=[6379]),
     }
 
 
@@ -171,12 +279,21 @@ def podman_in(rootfs: Path, workdir: Path, *args: str) -> None:
 
 
 def import_image(rootfs: Path, recipe: Recipe) -> None:
-    with tempfile.TemporaryDirectory(prefix=f"lgtm-image-{recipe.name}-") as tmp:
+    if recipe.package:
+        found = sid_version(recipe.package)
+        if found != recipe.version and not found.startswith(recipe.version + "."):
+            raise SystemExit(f"test image {recipe.name}: Debian sid now has {recipe.package} "
+                             f"{found}, not the {recipe.version} line the tag names")
+    with tempfile.TemporaryDirectory(prefix=f"lgtm-image-{recipe.name}-",
+                                     dir=CACHE_DIR) as tmp:
         workdir = Path(tmp)
         tarball = make_tarball(recipe, workdir)
         (workdir / "storage.conf").write_text('[storage]\ndriver = "overlay"\n')
         changes = [
             f"USER {recipe.user}",
+            f"WORKDIR {recipe.workdir}",
+            *(f"ENV {key}={value}" for key, value in recipe.env.items()),
+            *([f"STOPSIGNAL {recipe.stop_signal}"] if recipe.stop_signal else []),
             f"ENTRYPOINT {json.dumps(recipe.entrypoint)}",
             f"CMD {json.dumps(recipe.cmd)}",
             f"LABEL lgtm.stack.test-image=\"{recipe.stands_for}\"",
@@ -200,6 +317,7 @@ def build_store(rootfs: Path, names: list[str] | None = None) -> Path:
         STORE.mkdir(parents=True, exist_ok=True)
         manifest_path = STORE / "lgtm-manifest.json"
         manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+        rebuilt = False
         for name in wanted:
             recipe = available[name]
             if not all(path.exists() for path in recipe.inputs):
@@ -210,6 +328,12 @@ def build_store(rootfs: Path, names: list[str] | None = None) -> Path:
                 continue
             log(f"building test image {recipe.ref}")
             import_image(rootfs, recipe)
+            rebuilt = True
             manifest[name] = {"digest": digest, "ref": recipe.ref}
             manifest_path.write_text(json.dumps(manifest, indent=2))
+        if rebuilt:
+            # The image a rebuilt tag used to name is dangling now: drop it.
+            with tempfile.TemporaryDirectory(dir=CACHE_DIR) as tmp:
+                (Path(tmp) / "storage.conf").write_text('[storage]\ndriver = "overlay"\n')
+                podman_in(rootfs, Path(tmp), "image", "prune", "--force")
     return STORE

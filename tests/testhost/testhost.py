@@ -263,6 +263,8 @@ def wait_booted(host: Host) -> None:
 
 def write_host_identity(root: Path, name: str, address: str) -> None:
     write(root / "etc/hostname", f"{name}\n")
+    # sudo resolves its own host name; without this every become prints a warning.
+    write(root / "etc/hosts", f"127.0.0.1 localhost\n127.0.1.1 {name}\n::1 localhost\n")
     write(root / "etc/systemd/network/10-host0.network",
           f"[Match]\nName=host0\n\n[Network]\nAddress={address}/24\nLinkLocalAddressing=no\n"
           "IPv6AcceptRA=no\n")
