@@ -181,7 +181,7 @@ def main() -> None:
     delays = [round(rng.uniform(0.3, 1.5), 3) for _run in range(RUNS)]
     offsets = [round(rng.uniform(0.0, 1.0), 3) for _repeat in range(REPEATS)]
     strategies = {
-        "wait_ready defaults (interval 0.2 -> max 1.0 s)": wait_ready_strategy(module),
+        "wait_ready defaults (interval 0.1 -> max 0.5 s)": wait_ready_strategy(module),
         "wait_ready interval = max_interval = 0.2 s": wait_ready_strategy(
             module, interval=0.2, max_interval=0.2
         ),
@@ -190,7 +190,7 @@ def main() -> None:
     began = time.monotonic()
     try:
         latency = {name: detection_latencies(server, s, delays) for name, s in strategies.items()}
-        defaults = strategies["wait_ready defaults (interval 0.2 -> max 1.0 s)"]
+        defaults = strategies["wait_ready defaults (interval 0.1 -> max 0.5 s)"]
         fast = strategies["wait_ready interval = max_interval = 0.2 s"]
         totals: dict[str, list[float]] = {"all": [], "slowest": [], "fast": [], "uri": []}
         for offset in offsets:

@@ -135,13 +135,13 @@ options:
         failed attempt, up to O(max_interval). It is counted from the start of an attempt, so a
         slow answer does not add to it.
     type: float
-    default: 0.2
+    default: 0.1
   max_interval:
     description:
       - Longest delay in seconds between two attempts at an endpoint. This bounds how late a
-        ready service is noticed.
+        ready service is noticed; the default keeps that below a second.
     type: float
-    default: 1.0
+    default: 0.5
   fail_fast:
     description:
       - Whether to stop as soon as one endpoint has failed definitively.
@@ -338,8 +338,8 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
     endpoints=dict(type="list", elements="dict", required=True, options=ENDPOINT_OPTIONS),
     timeout=dict(type="float", default=120),
     request_timeout=dict(type="float", default=5),
-    interval=dict(type="float", default=0.2),
-    max_interval=dict(type="float", default=1.0),
+    interval=dict(type="float", default=0.1),
+    max_interval=dict(type="float", default=0.5),
     fail_fast=dict(type="bool", default=False),
 )
 
@@ -735,8 +735,8 @@ class Pacing:
     """How often and how long to try."""
 
     request_timeout: float = 5.0
-    interval: float = 0.2
-    max_interval: float = 1.0
+    interval: float = 0.1
+    max_interval: float = 0.5
 
 
 class _Poller:
@@ -828,8 +828,8 @@ def wait_for_endpoints(
     endpoints: list[Endpoint],
     timeout: float = 120.0,
     request_timeout: float = 5.0,
-    interval: float = 0.2,
-    max_interval: float = 1.0,
+    interval: float = 0.1,
+    max_interval: float = 0.5,
     fail_fast: bool = False,
 ) -> list[Result]:
     """Poll all endpoints concurrently; return one Result per endpoint, in order."""

@@ -107,6 +107,32 @@ def test_interrupted_run_is_finished_by_the_next_run(root):
     assert again.changed == 0
 
 
+def test_new_image_behind_the_same_reference_restarts_its_users(root):
+    """An image re-pulled under the same tag restarts the units that run it, and only them."""
+    extra = {"testsvc_message": "lgtm test page v3", "testsvc_a_auth": "/private:user:secret"}
+    image = root.run("podman inspect --format '{{.ImageName}}' " + A).stdout.strip()
+    before = {name: container_identity(root, name) for name in (A, B)}
+    build = root.run(f"printf 'FROM {image}\\nLABEL lgtm.test.rebuilt=1\\n' | "
+                     f"podman build --pull=never -t {image} -f - /tmp")
+    assert build.rc == 0, build.stderr
+    try:
+        new_id = root.run(f"podman image inspect --format '{{{{.Id}}}}' {image}").stdout.strip()
+        result = run_playbook("converge.yml", extra)
+        result.assert_ok()
+        for name in (A, B):
+            assert container_identity(root, name) != before[name], f"{name} runs the old image"
+            running = root.run(f"podman inspect --format '{{{{.Image}}}}' {name}").stdout.strip()
+            assert running == new_id
+    finally:
+        # Untag: the reference resolves to the shared store's image again, and
+        # the next run moves both units back to it.
+        root.run(f"podman untag {image}")
+    restored = run_playbook("converge.yml", extra)
+    restored.assert_ok()
+    assert all(container_identity(root, name) != before[name] for name in (A, B))
+    assert run_playbook("converge.yml", extra).changed == 0
+
+
 def test_removal_stops_and_removes_units_but_keeps_data(root):
     before_a = container_identity(root, A)
     result = run_playbook("remove.yml")
