@@ -291,25 +291,28 @@ def up(name: str, images: Path | None, index: int | None = None) -> Host:
     if existing is not None:
         down(name)
     rootfs = build_rootfs()
-    ensure_bridge()
-    taken = used_indexes()
-    if index is not None and index in taken:
-        raise RuntimeError(f"{name}: address index {index} is taken by another test host")
-    index = index if index is not None else min(set(range(2, 200)) - taken)
-    directory = host_dir(name)
-    for sub in ("upper", "work", "root", "containers"):
-        (directory / sub).mkdir(parents=True, exist_ok=True)
-    root = directory / "root"
-    run(["mount", "-t", "overlay", "overlay", "-o",
-         f"lowerdir={rootfs},upperdir={directory / 'upper'},workdir={directory / 'work'}",
-         str(root)])
-    address = f"{SUBNET_PREFIX}.{index}"
-    write_host_identity(root, name, address)
-    host = Host(name=name, index=index, address=address, nspawn_pid=0, leader_pid=0,
-                root=str(root), log=str(directory / "console.log"))
-    host.nspawn_pid = start_nspawn(host, images)
-    host.leader_pid = child_pid(host.nspawn_pid)
-    (directory / "host.json").write_text(json.dumps(asdict(host), indent=2))
+    # Scenarios may boot hosts at the same time: pick the address and record
+    # the host under one lock so no two hosts get the same one.
+    with cache_lock("hosts"):
+        ensure_bridge()
+        taken = used_indexes()
+        if index is not None and index in taken:
+            raise RuntimeError(f"{name}: address index {index} is taken by another test host")
+        index = index if index is not None else min(set(range(2, 200)) - taken)
+        directory = host_dir(name)
+        for sub in ("upper", "work", "root", "containers"):
+            (directory / sub).mkdir(parents=True, exist_ok=True)
+        root = directory / "root"
+        run(["mount", "-t", "overlay", "overlay", "-o",
+             f"lowerdir={rootfs},upperdir={directory / 'upper'},workdir={directory / 'work'}",
+             str(root)])
+        address = f"{SUBNET_PREFIX}.{index}"
+        write_host_identity(root, name, address)
+        host = Host(name=name, index=index, address=address, nspawn_pid=0, leader_pid=0,
+                    root=str(root), log=str(directory / "console.log"))
+        host.nspawn_pid = start_nspawn(host, images)
+        host.leader_pid = child_pid(host.nspawn_pid)
+        (directory / "host.json").write_text(json.dumps(asdict(host), indent=2))
     started = time.monotonic()
     wait_booted(host)
     log(f"{name} up at {address} in {time.monotonic() - started:.1f}s")
