@@ -1,7 +1,7 @@
-"""Generate the README's variables reference from each role's meta/argument_specs.yml.
+"""Generate the variables references from each role's meta/argument_specs.yml.
 
-    python tools/argspec_docs.py           rewrite README.md between the markers
-    python tools/argspec_docs.py --check   exit 1 if README.md is out of date
+    python tools/argspec_docs.py           rewrite README.md and roles/*/README.md
+    python tools/argspec_docs.py --check   exit 1 if one of them is out of date
 
 The argument specs are the single source: the README table, role argument
 validation and the defaults check in tests/unit all read them.
@@ -64,38 +64,59 @@ def type_of(option: dict[str, Any]) -> str:
     return kind
 
 
-def render() -> str:
+def role_table(spec: dict[str, Any]) -> list[str]:
+    lines = ["| variable | type | default | description |", "|---|---|---|---|"]
+    for name, option in spec.get("options", {}).items():
+        lines.append(f"| `{name}` | {type_of(option)} | {default_of(option)} | "
+                     f"{cell(option.get('description', ''))} |")
+        for sub_name, sub in (option.get("options") or {}).items():
+            lines.append(f"| `{name}[].{sub_name}` | {type_of(sub)} | {default_of(sub)} | "
+                         f"{cell(sub.get('description', ''))} |")
+    return lines
+
+
+def render(role: str | None = None) -> str:
+    """All roles for the collection README, or one role's table for its own README."""
     lines = [BEGIN]
-    for role, spec in load_specs().items():
-        lines += ["", f"#### `lgtm.stack.{role}`", "", cell(spec.get("short_description", "")), "",
-                  "| variable | type | default | description |", "|---|---|---|---|"]
-        for name, option in spec.get("options", {}).items():
-            lines.append(f"| `{name}` | {type_of(option)} | {default_of(option)} | "
-                         f"{cell(option.get('description', ''))} |")
-            for sub_name, sub in (option.get("options") or {}).items():
-                lines.append(f"| `{name}[].{sub_name}` | {type_of(sub)} | {default_of(sub)} | "
-                             f"{cell(sub.get('description', ''))} |")
+    for name, spec in load_specs().items():
+        if role is None:
+            lines += ["", f"#### `lgtm.stack.{name}`", "", cell(spec.get("short_description", "")),
+                      "", *role_table(spec)]
+        elif name == role:
+            lines += ["", *role_table(spec)]
     lines += ["", END]
     return "\n".join(lines)
 
 
-def updated_readme(text: str) -> str:
+def updated(text: str, role: str | None = None) -> str:
     start, end = text.index(BEGIN), text.index(END) + len(END)
-    return text[:start] + render() + text[end:]
+    return text[:start] + render(role) + text[end:]
+
+
+def targets() -> list[tuple[Path, str | None]]:
+    """README.md, and every role README that carries the markers."""
+    found: list[tuple[Path, str | None]] = [(README, None)]
+    for path in sorted(ROOT.glob("roles/*/README.md")):
+        if BEGIN in path.read_text():
+            found.append((path, path.parts[-2]))
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args(argv)
-    current = README.read_text()
-    wanted = updated_readme(current)
-    if args.check:
+    stale = []
+    for path, role in targets():
+        current = path.read_text()
+        wanted = updated(current, role)
         if current != wanted:
-            print("README.md variables reference is out of date: run python tools/argspec_docs.py")
-            return 1
-        return 0
-    README.write_text(wanted)
+            stale.append(path.relative_to(ROOT))
+            if not args.check:
+                path.write_text(wanted)
+    if args.check and stale:
+        print(f"out of date: {', '.join(map(str, stale))}: run python tools/argspec_docs.py")
+        return 1
     return 0
 
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import socket
 import subprocess
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 
 @dataclass
@@ -21,21 +27,25 @@ class PlayResult:
         assert self.rc == 0, self.output[-6000:]
 
 
-def run_playbook(playbook: str, extra_vars: dict[str, object] | None = None,
-                 check: bool = False) -> PlayResult:
+def run_playbook(
+    playbook: str, extra_vars: dict[str, object] | None = None, check: bool = False
+) -> PlayResult:
     """Run a playbook of the current scenario against Molecule's inventory."""
     scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
     ephemeral = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
     env = dict(os.environ)
     env.setdefault("ANSIBLE_CONFIG", str(ephemeral / "ansible.cfg"))
-    cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
-           str(scenario / playbook)]
+    cmd = [
+        "ansible-playbook",
+        "-i",
+        os.environ["MOLECULE_INVENTORY_FILE"],
+        str(scenario / playbook),
+    ]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
     if check:
         cmd += ["--check", "--diff"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=scenario,
-                          check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=scenario, check=False)
     output = proc.stdout + proc.stderr
     changed = sum(int(n) for n in re.findall(r"\bchanged=(\d+)", output))
     failed = sum(int(n) for n in re.findall(r"\bfailed=(\d+)", output))
@@ -62,3 +72,60 @@ def container_identity(host, name: str) -> tuple[str, str, int]:
     head, pid = result.stdout.strip().rsplit("|", 1)
     container_id, started = head.split(" ", 1)
     return container_id, started, int(pid)
+
+
+def instance(name: str) -> dict[str, object]:
+    """Address, user and key of a scenario's test host, as create.yml recorded them."""
+    config = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "instance_config.yml"
+    for entry in yaml.safe_load(config.read_text()):
+        if entry["instance"] == name:
+            return entry
+    raise KeyError(f"no instance {name} in {config}")
+
+
+@contextlib.contextmanager
+def tunnel(instance_name: str, remote_port: int, remote_host: str = "127.0.0.1") -> Iterator[int]:
+    """Forward a local port to a port the test host binds on its loopback only.
+
+    Real clients (OpenTelemetry SDKs, ...) run here, where the test venv is; the
+    service stays bound where the role put it. Yields the local port.
+    """
+    target = instance(instance_name)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        local_port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [
+            "ssh",
+            "-N",
+            "-i",
+            str(target["identity_file"]),
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+            "-o",
+            "ExitOnForwardFailure=yes",
+            "-L",
+            f"127.0.0.1:{local_port}:{remote_host}:{remote_port}",
+            f"{target['user']}@{target['address']}",
+        ],
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", local_port), 0.5),
+            ):
+                break
+            assert process.poll() is None, "ssh tunnel exited"
+            assert time.monotonic() < deadline, "ssh tunnel did not open"
+            time.sleep(0.05)
+        yield local_port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
