@@ -184,9 +184,21 @@ def test_invalid_config_extra_fails_and_leaves_loki_and_its_data(root, loki_port
     assert kept in query_lines(loki_port, STREAM), "stored logs are untouched"
 
 
-def test_bad_input_fails_before_any_change_naming_the_variable(root):
+@pytest.mark.parametrize(
+    ("bad", "named"),
+    [
+        ({"loki_retention_period": "thirty days"}, "loki_retention_period=thirty days is invalid"),
+        ({"loki_http_port": 70000}, "loki_http_port=70000 is invalid"),
+        ({"loki_http_port": 9095}, "loki_http_port, loki_grpc_port must all differ"),
+        ({"loki_auth_enabled": "maybe"}, "loki_auth_enabled"),
+        ({"loki_log_level": "chatty"}, "loki_log_level"),
+    ],
+)
+def test_bad_input_fails_before_any_change_naming_the_variable(root, bad, named):
     before = container_identity(root, CONTAINER)
-    result = run_playbook("converge.yml", {"loki_retention_period": "thirty days"})
+    config = root.file("/etc/lgtm/loki/loki.yaml").content_string
+    result = run_playbook("converge.yml", bad)
     assert result.rc != 0
-    assert "loki_retention_period" in result.output
+    assert named in result.output
     assert container_identity(root, CONTAINER) == before
+    assert root.file("/etc/lgtm/loki/loki.yaml").content_string == config
