@@ -9,8 +9,8 @@ export ANSIBLE_COLLECTIONS_PATH=$root/collections
 export PY_COLORS=0 ANSIBLE_FORCE_COLOR=0 ANSIBLE_NOCOLOR=1
 
 # `images` checks the locally built test images, so it has no upstream variant.
-default_scenarios="images network quadlet loki"
-[[ ${LGTM_TEST_IMAGES:-local} == upstream ]] && default_scenarios="network quadlet loki"
+default_scenarios="images network quadlet loki tempo mimir prometheus"
+[[ ${LGTM_TEST_IMAGES:-local} == upstream ]] && default_scenarios="network quadlet loki tempo mimir prometheus"
 scenarios=(${LGTM_SCENARIOS:-$default_scenarios})
 passed=0 failed=0 report=()
 

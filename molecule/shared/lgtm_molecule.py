@@ -56,6 +56,7 @@ def run_playbook(
 # (a machine that can pull) the upstream images they stand for.
 TEST_IMAGES = {
     "testsvc": ("localhost/lgtm-test/testsvc:1.35.0", "docker.io/library/busybox:1.37.0"),
+    "prometheus": ("localhost/lgtm-test/prometheus:3.5", "docker.io/prom/prometheus:v3.5.0"),
 }
 
 

@@ -14,7 +14,10 @@ Real software first: Loki and Tempo are the real upstream binaries from the
 project's shared/bin; Prometheus, PostgreSQL and Valkey are Debian sid's real
 packages (the closest to upstream's current versions) with entrypoints that
 honour the official images' contracts; `testsvc` is busybox's httpd, a real
-small server for exercising the quadlet core itself.
+small server for exercising the quadlet core itself. What no registry here offers and
+cannot be built here (Mimir) is a contract stand-in: a Python program under
+tests/testhost/standins/ on a minimal Debian sid with python3 and PyYAML, honouring the
+upstream image's entrypoint, user, flags, ports, config schema and API.
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ FILES = Path(__file__).resolve().parent / "files"
 # One sid tree serves the three Debian-packaged services; each image is a copy
 # of it with its own user ids and entrypoint.
 SID_PACKAGES = ["prometheus", "postgresql-18", "valkey-server", "ca-certificates"]
+# The base of the Python contract stand-ins (Mimir now; Grafana and Alloy can reuse it).
+PYTHON_STANDIN_PACKAGES = ["python3-minimal", "python3-yaml", "ca-certificates"]
+STANDINS = Path(__file__).resolve().parent / "standins"
 
 
 @dataclass
@@ -149,6 +155,25 @@ def sid_rootfs() -> Path:
     return target
 
 
+def python_standin_rootfs() -> Path:
+    """Debian sid minbase with python3 and PyYAML, for stand-ins (cached by package list)."""
+    target = CACHE_DIR / f"sid-python-{recipe_hash(PYTHON_STANDIN_PACKAGES)}"
+    with cache_lock("python-standin-rootfs"):
+        if (target / ".complete").exists():
+            return target
+        staging = target.with_name(target.name + ".tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        log(f"debootstrap sid with {', '.join(PYTHON_STANDIN_PACKAGES)} (cached afterwards)")
+        run(["debootstrap", "--variant=minbase",
+             f"--include={','.join(PYTHON_STANDIN_PACKAGES)}", "sid", str(staging), MIRROR],
+            stdout=subprocess.DEVNULL)
+        for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            shutil.rmtree(staging / cache, ignore_errors=True)
+        (staging / ".complete").write_text("ok\n")
+        staging.rename(target)
+    return target
+
+
 def copy_tree(source: Path, root: Path) -> None:
     run(["cp", "-a", f"{source}/.", str(root)])
     (root / ".complete").unlink(missing_ok=True)
@@ -189,6 +214,19 @@ def populate_valkey(root: Path, recipe: Recipe) -> None:
     set_uid(root, "valkey", 999)
     install_file(FILES / "valkey-entrypoint.sh", root / "usr/local/bin/docker-entrypoint.sh")
     owned_dir(root / "data", 999)
+
+
+def populate_mimir(root: Path, recipe: Recipe) -> None:
+    # Upstream's image is distroless and runs /bin/mimir as root with WORKDIR /, so the
+    # default relative data paths (./tsdb/, ...) land under /.
+    copy_tree(python_standin_rootfs(), root)
+    program, schema = recipe.inputs
+    # The repository keeps Python files free of shebangs (ansible-test sanity); the
+    # image's entrypoint gets Debian's python3 as its interpreter here.
+    target = root / "bin/mimir"
+    target.write_text("#!/usr/bin/python3\n" + program.read_text())
+    target.chmod(0o755)
+    install_file(schema, root / "usr/share/lgtm-standin/mimir/schema.json", 0o644)
 
 
 def sid_version(package: str) -> str:
@@ -248,6 +286,14 @@ def recipes() -> dict[str, Recipe]:
             stands_for="docker.io/valkey/valkey:9 (real server from Debian sid)",
             user="0:0", entrypoint=["docker-entrypoint.sh"], cmd=["valkey-server"],
             workdir="/data", inputs=sid_inputs, populate=populate_valkey, exposes=[6379]),
+        "mimir": Recipe(
+            name="mimir", version="2.17.11",
+            stands_for="contract stand-in for docker.io/grafana/mimir:2.17.11 (Python, "
+                       "tests/testhost/standins/mimir; not the real Mimir)",
+            # Upstream's Dockerfile: ENTRYPOINT ["/bin/mimir"], no CMD, no USER, EXPOSE 8080.
+            user="0:0", entrypoint=["/bin/mimir"],
+            inputs=[STANDINS / "mimir/mimir.py", STANDINS / "mimir/schema.json"],
+            populate=populate_mimir, exposes=[8080]),
     }
 
 

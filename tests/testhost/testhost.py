@@ -262,9 +262,13 @@ def wait_booted(host: Host) -> None:
 
 
 def write_host_identity(root: Path, name: str, address: str) -> None:
-    write(root / "etc/hostname", f"{name}\n")
+    # The host's own name must not be a bare name a container could be called:
+    # Podman copies /etc/hosts into containers, and "lgtm-mimir" resolving to
+    # 127.0.1.1 there would shadow the container of that name on the network.
+    hostname = f"{name}.test"
+    write(root / "etc/hostname", f"{hostname}\n")
     # sudo resolves its own host name; without this every become prints a warning.
-    write(root / "etc/hosts", f"127.0.0.1 localhost\n127.0.1.1 {name}\n::1 localhost\n")
+    write(root / "etc/hosts", f"127.0.0.1 localhost\n127.0.1.1 {hostname}\n::1 localhost\n")
     write(root / "etc/systemd/network/10-host0.network",
           f"[Match]\nName=host0\n\n[Network]\nAddress={address}/24\nLinkLocalAddressing=no\n"
           "IPv6AcceptRA=no\n")

@@ -1,6 +1,7 @@
 """Test images keep the upstream images' contracts (docs/services.md in shared docs)."""
 
 import json
+import time
 
 import pytest
 
@@ -123,3 +124,138 @@ def test_valkey_answers_without_protected_mode_as_uid_999(root):
         assert mode.split() == ["protected-mode", "no"]
     finally:
         root.run("podman rm -f -t 0 vk")
+
+
+# --- Mimir: the contract stand-in (tests/testhost/standins/mimir) --------------------
+
+MIMIR = f"{LOCAL}/mimir:2.17.11"
+# What a single-host role renders: one tenant, RF 1, every path on the data volume.
+MIMIR_SINGLE_TENANT = """\
+multitenancy_enabled: false
+server:
+  http_listen_port: 9009
+ingester:
+  ring:
+    replication_factor: 1
+blocks_storage:
+  tsdb: {dir: /data/tsdb}
+  filesystem: {dir: /data/blocks}
+  bucket_store: {sync_dir: /data/tsdb-sync}
+compactor: {data_dir: /data/compactor}
+ruler: {rule_path: /data/rules}
+ruler_storage:
+  filesystem: {dir: /data/ruler-storage}
+usage_stats: {enabled: false}
+"""
+PROMETHEUS_REMOTE_WRITE = """\
+global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: prometheus
+    static_configs:
+      - targets: ["localhost:9090"]
+remote_write:
+  - url: http://lgtm-mimir:9009/api/v1/push
+    queue_config: {batch_send_deadline: 1s}
+"""
+
+
+def write_files(root, directory, files):
+    run_ok(root, f"rm -rf {directory} && mkdir -p {directory} && chmod 755 {directory}")
+    for name, content in files.items():
+        path = f"{directory}/{name}"
+        run_ok(root, f"cat > {path} <<'EOF'\n{content}EOF\nchmod 644 {path}")
+
+
+def poll(root, command, done, timeout=90.0):
+    """Run `command` until done(stdout) holds; bounded, returns every output seen."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = root.run(command).stdout
+        seen.append(out)
+        if done(out):
+            return seen
+        time.sleep(0.25)
+    raise AssertionError(f"{command!r} never satisfied the check; last outputs: {seen[-3:]}")
+
+
+def up_series(out):
+    """The `up` series with job=prometheus in a query answer, if any."""
+    try:
+        result = json.loads(out)["data"]["result"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return next((item for item in result if item["metric"].get("job") == "prometheus"), None)
+
+
+def test_mimir_image_keeps_the_upstream_contract(root):
+    config = json.loads(run_ok(root, f"podman image inspect {MIMIR}"))[0]["Config"]
+    assert config["Entrypoint"] == ["/bin/mimir"]
+    assert config["User"] in ("0:0", "0", "root")
+    assert "contract stand-in for docker.io/grafana/mimir:2.17.11" in \
+        config["Labels"]["lgtm.stack.test-image"]
+    version = run_ok(root, f"podman run --rm {MIMIR} -version")
+    assert version.startswith("Mimir, version 2.17.11")
+
+
+def test_mimir_stores_what_the_real_prometheus_remote_writes(root):
+    write_files(root, "/tmp/mimir-e2e/mimir", {"mimir.yaml": MIMIR_SINGLE_TENANT})
+    write_files(root, "/tmp/mimir-e2e/prom", {"prometheus.yml": PROMETHEUS_REMOTE_WRITE})
+    run_ok(root, "mkdir -p /tmp/mimir-e2e/data")
+    root.run("podman network create lgtm-mimir-e2e")
+    query = ("curl -s -G http://127.0.0.1:19009/prometheus/api/v1/query "
+             "--data-urlencode query=up")
+    try:
+        run_ok(root, "podman run -d --name lgtm-mimir --network lgtm-mimir-e2e "
+                     "-p 127.0.0.1:19009:9009 -v /tmp/mimir-e2e/mimir:/etc/mimir:ro "
+                     f"-v /tmp/mimir-e2e/data:/data {MIMIR} "
+                     "-config.file=/etc/mimir/mimir.yaml -target=all")
+        run_ok(root, "podman run -d --name lgtm-prom --network lgtm-mimir-e2e "
+                     "-v /tmp/mimir-e2e/prom:/etc/prometheus:ro "
+                     f"{LOCAL}/prometheus:3.5")
+        seen = poll(root, query, up_series)
+        series = up_series(seen[-1])
+        assert series["metric"]["instance"] == "localhost:9090"
+        assert series["value"][1] == "1"
+        stamp = series["value"][0]
+        # Stored on the data volume (the ingester's TSDB dir), and reloaded at start:
+        # the sample seen before a restart is still there after it.
+        assert root.file("/tmp/mimir-e2e/data/tsdb/anonymous/standin-samples.jsonl").size > 0
+        run_ok(root, "podman restart -t 10 lgtm-mimir")
+        poll(root, "curl -s http://127.0.0.1:19009/ready", lambda out: out.strip() == "ready")
+        again = poll(root, f"{query} --data-urlencode time={stamp}", up_series)
+        assert up_series(again[-1])["value"] == [stamp, "1"]
+    finally:
+        root.run("podman rm -f -t 0 lgtm-prom lgtm-mimir")
+        root.run("podman network rm lgtm-mimir-e2e")
+
+
+def test_mimir_refuses_an_unknown_key_before_listening(root):
+    write_files(root, "/tmp/mimir-bad", {"mimir.yaml": MIMIR_SINGLE_TENANT.replace(
+        "  http_listen_port: 9009\n", "  http_listen_port: 9009\n  no_such_key: 1\n")})
+    result = root.run(f"podman run --rm -v /tmp/mimir-bad:/etc/mimir:ro {MIMIR} "
+                      "-config.file=/etc/mimir/mimir.yaml")
+    assert result.rc == 1
+    assert "field no_such_key not found in type server.Config" in result.stderr
+
+
+def test_mimir_defaults_port_8080_and_multitenancy(root):
+    # No server block and no multitenancy_enabled: upstream's defaults apply.
+    write_files(root, "/tmp/mimir-defaults", {"mimir.yaml": "usage_stats: {enabled: false}\n"
+                                              "ingester: {ring: {replication_factor: 1}}\n"})
+    try:
+        run_ok(root, "podman run -d --name lgtm-mimir-defaults -p 127.0.0.1:18080:8080 "
+                     f"-p 127.0.0.1:19010:9009 -v /tmp/mimir-defaults:/etc/mimir:ro {MIMIR} "
+                     "-config.file=/etc/mimir/mimir.yaml")
+        statuses = poll(root, "curl -s -o /dev/null -w '%{http_code}' "
+                              "http://127.0.0.1:18080/ready", lambda out: out == "200")
+        assert "503" in statuses, f"/ready answers 503 while starting: {statuses}"
+        assert root.run("curl -s http://127.0.0.1:19010/ready").rc != 0, "nothing on 9009"
+        query = "http://127.0.0.1:18080/prometheus/api/v1/query?query=up"
+        denied = root.run(f"curl -s -w ' %{{http_code}}' {query}").stdout
+        assert denied == "no org id\n 401"
+        allowed = run_ok(root, f"curl -s -H 'X-Scope-OrgID: team-a' {query}")
+        assert json.loads(allowed)["status"] == "success"
+    finally:
+        root.run("podman rm -f -t 0 lgtm-mimir-defaults")

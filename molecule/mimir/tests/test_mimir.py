@@ -1,0 +1,157 @@
+"""Mimir on a real host: bound where asked, configured as asked, storing what Prometheus writes."""
+
+import json
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+import yaml
+from lgtm_molecule import container_identity, image_for, run_playbook, tunnel
+
+CONTAINER = "lgtm-mimir"
+WRITER = "remote-writer"
+
+
+@pytest.fixture
+def root(host):
+    with host.sudo():
+        yield host
+
+
+@pytest.fixture(scope="module")
+def mimir_port():
+    with tunnel("lgtm-mimir", 9009) as port:
+        yield port
+
+
+def get(port: int, path: str, params: dict[str, str] | None = None, headers=None):
+    url = f"http://127.0.0.1:{port}{path}"
+    if params:
+        url += "?" + urllib.parse.urlencode(params)
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def query(port: int, promql: str) -> list[dict]:
+    status, body = get(port, "/prometheus/api/v1/query", {"query": promql})
+    assert status == 200, body
+    return json.loads(body)["data"]["result"]
+
+
+def poll_query(port: int, promql: str, timeout: float = 90) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = query(port, promql)
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(1)
+
+
+@pytest.fixture(scope="module")
+def remote_writer(host):
+    """The real Prometheus, scraping itself and remote-writing to Mimir as a client would."""
+    config = (
+        "global: {scrape_interval: 2s, external_labels: {writer: lgtm-test}}\n"
+        "scrape_configs: [{job_name: writer, static_configs: [{targets: ['localhost:9090']}]}]\n"
+        "remote_write: [{url: 'http://lgtm-mimir:9009/api/v1/push'}]\n"
+    )
+    with host.sudo():
+        host.run("mkdir -p /tmp/writer")
+        host.run(f"cat > /tmp/writer/prometheus.yml <<'EOF'\n{config}EOF")
+        host.run(f"podman rm -f -t 0 {WRITER}")
+        started = host.run(
+            f"podman run -d --name {WRITER} --network lgtm -v /tmp/writer:/etc/prometheus:ro "
+            f"{image_for('prometheus')}"
+        )
+        assert started.rc == 0, started.stderr
+    yield
+    with host.sudo():
+        host.run(f"podman rm -f -t 0 {WRITER}")
+
+
+def test_unit_active_and_started_at_boot(root):
+    assert root.run("systemctl is-active lgtm-mimir.service").stdout.strip() == "active"
+    assert root.file("/run/systemd/generator/multi-user.target.wants/lgtm-mimir.service").exists
+
+
+def test_ready_and_published_on_loopback_only(root, mimir_port):
+    assert get(mimir_port, "/ready")[0] == 200
+    ports = json.loads(
+        root.run("podman inspect --format '{{json .HostConfig.PortBindings}}' " + CONTAINER).stdout
+    )
+    assert ports == {"9009/tcp": [{"HostIp": "127.0.0.1", "HostPort": "9009"}]}
+    address = root.run("ip -4 -o addr show host0").stdout.split()[3].split("/")[0]
+    outside = root.run(f"curl -s -m 3 -o /dev/null -w '%{{http_code}}' http://{address}:9009/ready")
+    assert outside.stdout != "200"
+
+
+def test_rendered_config_and_files(root):
+    config_file = root.file("/etc/lgtm/mimir/mimir.yaml")
+    assert (config_file.user, config_file.mode) == ("root", 0o644)
+    config = yaml.safe_load(config_file.content_string)
+    assert config["limits"]["compactor_blocks_retention_period"] == "7d"
+    assert config["limits"]["max_global_exemplars_per_user"] > 0
+    assert config["multitenancy_enabled"] is False
+    assert config["server"]["http_listen_port"] == 9009
+    assert config["usage_stats"]["enabled"] is False
+    data = root.file("/var/lib/lgtm/mimir")
+    assert (data.uid, data.mode) == (0, 0o750)
+
+
+def test_single_tenant_needs_no_org_header(mimir_port):
+    status, _body = get(mimir_port, "/prometheus/api/v1/query", {"query": "1"})
+    assert status == 200
+
+
+def test_samples_remote_written_by_prometheus_are_queryable(remote_writer, mimir_port):
+    series = poll_query(mimir_port, 'up{writer="lgtm-test", job="writer"}')
+    assert series, "Prometheus's remote-written samples never became queryable"
+    assert series[0]["value"][1] == "1"
+
+
+def test_changed_variable_restarts_mimir_and_keeps_data(root, remote_writer, mimir_port):
+    assert poll_query(mimir_port, 'up{writer="lgtm-test"}')
+    before = container_identity(root, CONTAINER)
+    result = run_playbook("converge.yml", {"mimir_retention_period": "14d"})
+    result.assert_ok()
+    assert container_identity(root, CONTAINER) != before
+    config = yaml.safe_load(root.file("/etc/lgtm/mimir/mimir.yaml").content_string)
+    assert config["limits"]["compactor_blocks_retention_period"] == "14d"
+    assert query(mimir_port, 'count(up{writer="lgtm-test"})'), "stored series survive the restart"
+    assert run_playbook("converge.yml", {"mimir_retention_period": "14d"}).changed == 0
+
+
+def test_invalid_config_extra_fails_and_leaves_mimir(root, mimir_port):
+    good = root.file("/etc/lgtm/mimir/mimir.yaml").content_string
+    before = container_identity(root, CONTAINER)
+    result = run_playbook(
+        "converge.yml",
+        {"mimir_retention_period": "14d", "mimir_config_extra": {"limits": {"no_such_limit": 1}}},
+    )
+    assert result.rc != 0
+    assert "no_such_limit" in result.output, "Mimir's own message is shown"
+    assert root.file("/etc/lgtm/mimir/mimir.yaml").content_string == good
+    assert container_identity(root, CONTAINER) == before
+    assert get(mimir_port, "/ready")[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("bad", "named"),
+    [
+        ({"mimir_retention_period": "a year"}, "mimir_retention_period=a year is invalid"),
+        ({"mimir_http_port": 0}, "mimir_http_port=0 is invalid"),
+        ({"mimir_grpc_port": 9009}, "mimir_http_port, mimir_grpc_port must all differ"),
+        ({"mimir_max_exemplars": -1}, "mimir_max_exemplars=-1 is invalid"),
+    ],
+)
+def test_bad_input_fails_before_any_change_naming_the_variable(root, bad, named):
+    before = container_identity(root, CONTAINER)
+    result = run_playbook("converge.yml", {"mimir_retention_period": "14d", **bad})
+    assert result.rc != 0
+    assert named in result.output
+    assert container_identity(root, CONTAINER) == before
