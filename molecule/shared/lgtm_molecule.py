@@ -9,6 +9,9 @@ import re
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,3 +133,21 @@ def tunnel(instance_name: str, remote_port: int, remote_host: str = "127.0.0.1")
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def get(
+    port: int,
+    path: str,
+    params: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, bytes]:
+    """GET through a tunnel's local port; any HTTP status is returned, not raised."""
+    url = f"http://127.0.0.1:{port}{path}"
+    if params:
+        url += "?" + urllib.parse.urlencode(params)
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()

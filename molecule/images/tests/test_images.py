@@ -11,9 +11,11 @@ IMAGES = {
     "testsvc:1.35.0": ("10001:10001", ["/bin/busybox", "httpd", "-f", "-v"], None),
     "loki:3.7.6": ("10001:10001", ["/usr/bin/loki"], ["-config.file=/etc/loki/local-config.yaml"]),
     "tempo:3.0.3": ("10001:10001", ["/tempo"], None),
-    "prometheus:3.5": ("65534:65534", ["/bin/prometheus"],
-                       ["--config.file=/etc/prometheus/prometheus.yml",
-                        "--storage.tsdb.path=/prometheus"]),
+    "prometheus:3.5": (
+        "65534:65534",
+        ["/bin/prometheus"],
+        ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"],
+    ),
     "postgres:18": ("0:0", ["docker-entrypoint.sh"], ["postgres"]),
     "valkey:9": ("0:0", ["docker-entrypoint.sh"], ["valkey-server"]),
 }
@@ -31,12 +33,6 @@ schema_config:
     - {from: "2024-01-01", store: tsdb, object_store: filesystem, schema: v13,
        index: {prefix: index_, period: 24h}}
 """
-
-
-@pytest.fixture
-def root(host):
-    with host.sudo():
-        yield host
 
 
 def run_ok(host, command):
@@ -75,12 +71,16 @@ def test_tempo_verify_flag_needs_its_argument(root):
 def test_prometheus_runs_as_nobody_and_gets_ready(root):
     run_ok(root, f"podman run -d --name prom -p 127.0.0.1:19090:9090 {LOCAL}/prometheus:3.5")
     try:
-        ready = root.run("curl -sf --retry 60 --retry-delay 1 --retry-all-errors "
-                         "http://127.0.0.1:19090/-/ready")
+        ready = root.run(
+            "curl -sf --retry 60 --retry-delay 1 --retry-all-errors http://127.0.0.1:19090/-/ready"
+        )
         assert ready.rc == 0 and "Ready" in ready.stdout
         assert run_ok(root, "podman top prom huser user").split()[-1] == "nobody"
-        checked = run_ok(root, f"podman run --rm --entrypoint /bin/promtool {LOCAL}/prometheus:3.5 "
-                               "check config /etc/prometheus/prometheus.yml")
+        checked = run_ok(
+            root,
+            f"podman run --rm --entrypoint /bin/promtool {LOCAL}/prometheus:3.5 "
+            "check config /etc/prometheus/prometheus.yml",
+        )
         assert "SUCCESS" in checked
     finally:
         root.run("podman rm -f -t 0 prom")
@@ -89,18 +89,24 @@ def test_prometheus_runs_as_nobody_and_gets_ready(root):
 def test_postgres_initialises_an_empty_dir_from_a_password_file(root):
     root.run("rm -rf /tmp/pgdata && mkdir -p /tmp/pgdata /tmp/pgsecret")
     root.run("printf 'pw-from-file' > /tmp/pgsecret/password")
-    run_ok(root, "podman run -d --name pg -e POSTGRES_PASSWORD_FILE=/run/pg/password "
-                 "-e POSTGRES_DB=glitchtip -v /tmp/pgsecret:/run/pg:ro "
-                 f"-v /tmp/pgdata:/var/lib/postgresql {LOCAL}/postgres:18")
+    run_ok(
+        root,
+        "podman run -d --name pg -e POSTGRES_PASSWORD_FILE=/run/pg/password "
+        "-e POSTGRES_DB=glitchtip -v /tmp/pgsecret:/run/pg:ro "
+        f"-v /tmp/pgdata:/var/lib/postgresql {LOCAL}/postgres:18",
+    )
     try:
-        query = ("for i in $(seq 100); do podman exec -e PGPASSWORD=pw-from-file pg "
-                 "psql -h 127.0.0.1 -U postgres -d glitchtip -tAc 'select 42' && exit 0; "
-                 "sleep 0.2; done; exit 1")
+        query = (
+            "for i in $(seq 100); do podman exec -e PGPASSWORD=pw-from-file pg "
+            "psql -h 127.0.0.1 -U postgres -d glitchtip -tAc 'select 42' && exit 0; "
+            "sleep 0.2; done; exit 1"
+        )
         assert run_ok(root, query).strip().splitlines()[-1] == "42"
         data = root.file("/tmp/pgdata/18/docker")
         assert (data.uid, data.mode) == (999, 0o700)
-        wrong = root.run("podman exec -e PGPASSWORD=wrong pg "
-                         "psql -h 127.0.0.1 -U postgres -c 'select 1'")
+        wrong = root.run(
+            "podman exec -e PGPASSWORD=wrong pg psql -h 127.0.0.1 -U postgres -c 'select 1'"
+        )
         assert wrong.rc != 0, "network logins need the password"
     finally:
         root.run("podman rm -f -t 0 pg")
@@ -116,8 +122,10 @@ def test_postgres_refuses_to_initialise_without_a_password(root):
 def test_valkey_answers_without_protected_mode_as_uid_999(root):
     run_ok(root, f"podman run -d --name vk {LOCAL}/valkey:9")
     try:
-        pong = root.run("for i in $(seq 50); do podman exec vk valkey-cli -h 127.0.0.1 ping "
-                        "&& exit 0; sleep 0.1; done; exit 1")
+        pong = root.run(
+            "for i in $(seq 50); do podman exec vk valkey-cli -h 127.0.0.1 ping "
+            "&& exit 0; sleep 0.1; done; exit 1"
+        )
         assert pong.stdout.strip().splitlines()[-1] == "PONG"
         assert run_ok(root, "podman top vk huser").split()[-1] == "999"
         mode = run_ok(root, "podman exec vk valkey-cli config get protected-mode")
@@ -193,8 +201,10 @@ def test_mimir_image_keeps_the_upstream_contract(root):
     config = json.loads(run_ok(root, f"podman image inspect {MIMIR}"))[0]["Config"]
     assert config["Entrypoint"] == ["/bin/mimir"]
     assert config["User"] in ("0:0", "0", "root")
-    assert "contract stand-in for docker.io/grafana/mimir:2.17.11" in \
-        config["Labels"]["lgtm.stack.test-image"]
+    assert (
+        "contract stand-in for docker.io/grafana/mimir:2.17.11"
+        in config["Labels"]["lgtm.stack.test-image"]
+    )
     version = run_ok(root, f"podman run --rm {MIMIR} -version")
     assert version.startswith("Mimir, version 2.17.11")
 
@@ -204,16 +214,21 @@ def test_mimir_stores_what_the_real_prometheus_remote_writes(root):
     write_files(root, "/tmp/mimir-e2e/prom", {"prometheus.yml": PROMETHEUS_REMOTE_WRITE})
     run_ok(root, "mkdir -p /tmp/mimir-e2e/data")
     root.run("podman network create lgtm-mimir-e2e")
-    query = ("curl -s -G http://127.0.0.1:19009/prometheus/api/v1/query "
-             "--data-urlencode query=up")
+    query = "curl -s -G http://127.0.0.1:19009/prometheus/api/v1/query --data-urlencode query=up"
     try:
-        run_ok(root, "podman run -d --name lgtm-mimir --network lgtm-mimir-e2e "
-                     "-p 127.0.0.1:19009:9009 -v /tmp/mimir-e2e/mimir:/etc/mimir:ro "
-                     f"-v /tmp/mimir-e2e/data:/data {MIMIR} "
-                     "-config.file=/etc/mimir/mimir.yaml -target=all")
-        run_ok(root, "podman run -d --name lgtm-prom --network lgtm-mimir-e2e "
-                     "-v /tmp/mimir-e2e/prom:/etc/prometheus:ro "
-                     f"{LOCAL}/prometheus:3.5")
+        run_ok(
+            root,
+            "podman run -d --name lgtm-mimir --network lgtm-mimir-e2e "
+            "-p 127.0.0.1:19009:9009 -v /tmp/mimir-e2e/mimir:/etc/mimir:ro "
+            f"-v /tmp/mimir-e2e/data:/data {MIMIR} "
+            "-config.file=/etc/mimir/mimir.yaml -target=all",
+        )
+        run_ok(
+            root,
+            "podman run -d --name lgtm-prom --network lgtm-mimir-e2e "
+            "-v /tmp/mimir-e2e/prom:/etc/prometheus:ro "
+            f"{LOCAL}/prometheus:3.5",
+        )
         seen = poll(root, query, up_series)
         series = up_series(seen[-1])
         assert series["metric"]["instance"] == "localhost:9090"
@@ -232,24 +247,45 @@ def test_mimir_stores_what_the_real_prometheus_remote_writes(root):
 
 
 def test_mimir_refuses_an_unknown_key_before_listening(root):
-    write_files(root, "/tmp/mimir-bad", {"mimir.yaml": MIMIR_SINGLE_TENANT.replace(
-        "  http_listen_port: 9009\n", "  http_listen_port: 9009\n  no_such_key: 1\n")})
-    result = root.run(f"podman run --rm -v /tmp/mimir-bad:/etc/mimir:ro {MIMIR} "
-                      "-config.file=/etc/mimir/mimir.yaml")
+    write_files(
+        root,
+        "/tmp/mimir-bad",
+        {
+            "mimir.yaml": MIMIR_SINGLE_TENANT.replace(
+                "  http_listen_port: 9009\n", "  http_listen_port: 9009\n  no_such_key: 1\n"
+            )
+        },
+    )
+    result = root.run(
+        f"podman run --rm -v /tmp/mimir-bad:/etc/mimir:ro {MIMIR} "
+        "-config.file=/etc/mimir/mimir.yaml"
+    )
     assert result.rc == 1
     assert "field no_such_key not found in type server.Config" in result.stderr
 
 
 def test_mimir_defaults_port_8080_and_multitenancy(root):
     # No server block and no multitenancy_enabled: upstream's defaults apply.
-    write_files(root, "/tmp/mimir-defaults", {"mimir.yaml": "usage_stats: {enabled: false}\n"
-                                              "ingester: {ring: {replication_factor: 1}}\n"})
+    write_files(
+        root,
+        "/tmp/mimir-defaults",
+        {
+            "mimir.yaml": "usage_stats: {enabled: false}\n"
+            "ingester: {ring: {replication_factor: 1}}\n"
+        },
+    )
     try:
-        run_ok(root, "podman run -d --name lgtm-mimir-defaults -p 127.0.0.1:18080:8080 "
-                     f"-p 127.0.0.1:19010:9009 -v /tmp/mimir-defaults:/etc/mimir:ro {MIMIR} "
-                     "-config.file=/etc/mimir/mimir.yaml")
-        statuses = poll(root, "curl -s -o /dev/null -w '%{http_code}' "
-                              "http://127.0.0.1:18080/ready", lambda out: out == "200")
+        run_ok(
+            root,
+            "podman run -d --name lgtm-mimir-defaults -p 127.0.0.1:18080:8080 "
+            f"-p 127.0.0.1:19010:9009 -v /tmp/mimir-defaults:/etc/mimir:ro {MIMIR} "
+            "-config.file=/etc/mimir/mimir.yaml",
+        )
+        statuses = poll(
+            root,
+            "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:18080/ready",
+            lambda out: out == "200",
+        )
         assert "503" in statuses, f"/ready answers 503 while starting: {statuses}"
         assert root.run("curl -s http://127.0.0.1:19010/ready").rc != 0, "nothing on 9009"
         query = "http://127.0.0.1:18080/prometheus/api/v1/query?query=up"

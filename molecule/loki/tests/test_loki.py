@@ -8,33 +8,16 @@ import uuid
 
 import pytest
 import yaml
-from lgtm_molecule import container_identity, run_playbook, tunnel
+from lgtm_molecule import container_identity, get, run_playbook, tunnel
 
 CONTAINER = "lgtm-loki"
 RUN_ID = uuid.uuid4().hex[:12]
-
-
-@pytest.fixture
-def root(host):
-    with host.sudo():
-        yield host
 
 
 @pytest.fixture(scope="module")
 def loki_port():
     with tunnel("lgtm-loki", 3100) as port:
         yield port
-
-
-def get(port: int, path: str, params: dict[str, str] | None = None) -> tuple[int, bytes]:
-    url = f"http://127.0.0.1:{port}{path}"
-    if params:
-        url += "?" + urllib.parse.urlencode(params)
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
 
 
 def query_lines(port: int, logql: str) -> list[str]:

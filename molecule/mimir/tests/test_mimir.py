@@ -2,39 +2,19 @@
 
 import json
 import time
-import urllib.parse
-import urllib.request
 
 import pytest
 import yaml
-from lgtm_molecule import container_identity, image_for, run_playbook, tunnel
+from lgtm_molecule import container_identity, get, image_for, run_playbook, tunnel
 
 CONTAINER = "lgtm-mimir"
 WRITER = "remote-writer"
-
-
-@pytest.fixture
-def root(host):
-    with host.sudo():
-        yield host
 
 
 @pytest.fixture(scope="module")
 def mimir_port():
     with tunnel("lgtm-mimir", 9009) as port:
         yield port
-
-
-def get(port: int, path: str, params: dict[str, str] | None = None, headers=None):
-    url = f"http://127.0.0.1:{port}{path}"
-    if params:
-        url += "?" + urllib.parse.urlencode(params)
-    request = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
 
 
 def query(port: int, promql: str) -> list[dict]:

@@ -46,8 +46,10 @@ def test_base_directories(host, path):
 def test_containers_resolve_each_other_by_name_on_the_network(host):
     """DNS on the network is what lets Grafana reach lgtm-loki by name."""
     image = image_for("testsvc")
-    started = host.run(f"podman run -d --rm --name dns-target --network lgtm "
-                       f"--entrypoint /bin/busybox {image} httpd -f -p 8080 -h /etc")
+    started = host.run(
+        f"podman run -d --rm --name dns-target --network lgtm "
+        f"--entrypoint /bin/busybox {image} httpd -f -p 8080 -h /etc"
+    )
     assert started.rc == 0, started.stderr
     try:
         expected = host.run("podman inspect --format '{{.Config.Hostname}}' dns-target")
@@ -55,7 +57,8 @@ def test_containers_resolve_each_other_by_name_on_the_network(host):
         lookup = host.run(
             f"podman run --rm --network lgtm --entrypoint /bin/sh {image} -c "
             "'for i in $(seq 100); do busybox wget -q -O - http://dns-target:8080/hostname "
-            "&& exit 0; busybox sleep 0.1; done; exit 1'")
+            "&& exit 0; busybox sleep 0.1; done; exit 1'"
+        )
         assert lookup.rc == 0, lookup.stderr
         assert lookup.stdout.strip() == expected.stdout.strip() != ""
     finally:

@@ -7,14 +7,11 @@ host was last converged with, so each later run changes only what it means to.
 import json
 import os
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 
 import pytest
 import yaml
-from lgtm_molecule import container_identity, run_playbook, tunnel
+from lgtm_molecule import container_identity, get, run_playbook, tunnel
 
 CONTAINER = "lgtm-prometheus"
 UNIT_FILE = "/etc/containers/systemd/lgtm-prometheus.container"
@@ -38,27 +35,10 @@ EXTRA_TARGET = {
 CURRENT: dict[str, object] = {}
 
 
-@pytest.fixture
-def root(host):
-    with host.sudo():
-        yield host
-
-
 @pytest.fixture(scope="module")
 def port():
     with tunnel("lgtm-prometheus", 9090) as local_port:
         yield local_port
-
-
-def get(port: int, path: str, params: dict[str, str] | None = None) -> tuple[int, bytes]:
-    url = f"http://127.0.0.1:{port}{path}"
-    if params:
-        url += "?" + urllib.parse.urlencode(params)
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
 
 
 def api(port: int, path: str, params: dict[str, str] | None = None):
@@ -103,8 +83,11 @@ def converge(extra: dict[str, object]):
 
 
 def exec_flags(root) -> list[str]:
-    lines = [line for line in root.file(UNIT_FILE).content_string.splitlines()
-             if line.startswith("Exec=")]
+    lines = [
+        line
+        for line in root.file(UNIT_FILE).content_string.splitlines()
+        if line.startswith("Exec=")
+    ]
     assert len(lines) == 1, lines
     return lines[0].removeprefix("Exec=").split()
 
@@ -278,9 +261,10 @@ def test_scrape_change_reloads_without_restart(root, port):
     up = poll(lambda: targets_up(port, "lgtm-extra"))
     assert up, active_targets(port, "lgtm-extra")
     assert up[0]["labels"]["team"] == "lgtm-test"
-    assert float(
-        query(port, "prometheus_config_last_reload_success_timestamp_seconds")[0]["value"][1]
-    ) > reloaded_at
+    assert (
+        float(query(port, "prometheus_config_last_reload_success_timestamp_seconds")[0]["value"][1])
+        > reloaded_at
+    )
     assert query(port, "prometheus_config_last_reload_successful")[0]["value"][1] == "1"
 
 
@@ -330,8 +314,7 @@ def test_failing_rule_test_fails_the_play_before_anything_goes_live(root, port):
     faster[0]["rules"][0]["for"] = "1m"
     result = run_playbook(
         "converge.yml",
-        {**CURRENT, "prometheus_alert_rules": faster,
-         "prometheus_scrape_targets": []},
+        {**CURRENT, "prometheus_alert_rules": faster, "prometheus_scrape_targets": []},
     )
     assert result.rc != 0
     assert "FAILED" in result.output and "alertname: TargetDown, time: 5m" in result.output, (
@@ -340,8 +323,11 @@ def test_failing_rule_test_fails_the_play_before_anything_goes_live(root, port):
     assert root.file(RULES).content_string == rules
     assert root.file(CONFIG).content_string == config, "nothing goes live, not even other files"
     assert container_identity(root, CONTAINER) == before
-    loaded = {rule["name"]: rule for group in api(port, "/api/v1/rules")["groups"]
-              for rule in group["rules"]}
+    loaded = {
+        rule["name"]: rule
+        for group in api(port, "/api/v1/rules")["groups"]
+        for rule in group["rules"]
+    }
     assert loaded["TargetDown"]["duration"] == 300
 
 
@@ -351,8 +337,10 @@ def test_failing_rule_test_fails_the_play_before_anything_goes_live(root, port):
         ({"prometheus_retention_time": "90 days"}, "prometheus_retention_time=90 days is invalid"),
         ({"prometheus_scrape_interval": "often"}, "prometheus_scrape_interval=often is invalid"),
         ({"prometheus_http_port": 70000}, "prometheus_http_port=70000 is invalid"),
-        ({"prometheus_scrape_targets": [{**EXTRA_TARGET, "job": "prometheus"}]},
-         "job names unique"),
+        (
+            {"prometheus_scrape_targets": [{**EXTRA_TARGET, "job": "prometheus"}]},
+            "job names unique",
+        ),
         ({"prometheus_remote_write": [{"url": "lgtm-mimir:9009"}]}, "prometheus_remote_write="),
         ({"prometheus_remote_write": [{"url": "http://m", "no_such_key": 1}]}, "no_such_key"),
         ({"prometheus_otlp_receiver": "maybe"}, "prometheus_otlp_receiver"),

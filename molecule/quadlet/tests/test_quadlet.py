@@ -3,16 +3,9 @@
 Tests run in file order and build on each other, like an operator's day.
 """
 
-import pytest
 from lgtm_molecule import container_identity, run_playbook
 
 A, B = "lgtm-testsvc-a", "lgtm-testsvc-b"
-
-
-@pytest.fixture
-def root(host):
-    with host.sudo():
-        yield host
 
 
 def page(host, port: int, path: str = "/index.html") -> tuple[str, str]:
@@ -35,11 +28,15 @@ def test_files_directories_and_hash_label(root):
     assert (config.user, config.mode) == ("root", 0o644)
     data = root.file("/var/lib/lgtm/testsvc-a")
     assert (data.uid, data.gid, data.mode) == (10001, 10001, 0o750)
-    label = [line for line in unit.content_string.splitlines()
-             if line.startswith("Label=lgtm.stack.config-hash=")]
+    label = [
+        line
+        for line in unit.content_string.splitlines()
+        if line.startswith("Label=lgtm.stack.config-hash=")
+    ]
     assert len(label) == 1
     running = root.run(
-        "podman inspect --format '{{index .Config.Labels \"lgtm.stack.config-hash\"}}' " + A)
+        "podman inspect --format '{{index .Config.Labels \"lgtm.stack.config-hash\"}}' " + A
+    )
     assert running.stdout.strip() == label[0].split("=", 2)[2]
     # The host starts the services at boot through the generator's [Install] handling.
     assert root.file(f"/run/systemd/generator/multi-user.target.wants/{A}.service").exists
@@ -67,8 +64,10 @@ def test_config_change_restarts_only_its_service(root):
 def test_reload_class_file_reloads_without_restart(root):
     assert page(root, 18080, "/private/index.html")[0] == "404"
     before = container_identity(root, A)
-    result = run_playbook("converge.yml", {"testsvc_message": "lgtm test page v2",
-                                           "testsvc_a_auth": "/private:user:secret"})
+    result = run_playbook(
+        "converge.yml",
+        {"testsvc_message": "lgtm test page v2", "testsvc_a_auth": "/private:user:secret"},
+    )
     result.assert_ok()
     assert result.changed > 0
     assert container_identity(root, A) == before, "a reload-class change must not restart"
@@ -81,8 +80,10 @@ def test_reload_class_file_reloads_without_restart(root):
 
 def test_invalid_config_never_replaces_a_good_one(root):
     before = container_identity(root, A)
-    result = run_playbook("converge.yml", {"testsvc_message": "no marker in this page",
-                                           "testsvc_a_auth": "/private:user:secret"})
+    result = run_playbook(
+        "converge.yml",
+        {"testsvc_message": "no marker in this page", "testsvc_a_auth": "/private:user:secret"},
+    )
     assert result.rc != 0
     assert "failed validation" in result.output or "validat" in result.output.lower()
     assert root.file("/etc/lgtm/testsvc-a/www/index.html").content_string == "lgtm test page v2\n"
@@ -97,7 +98,8 @@ def test_interrupted_run_is_finished_by_the_next_run(root):
     assert container_identity(root, A) == before, "the partial run reconciles nothing"
     unit = root.file(f"/etc/containers/systemd/{A}.container").content_string
     running = root.run(
-        "podman inspect --format '{{index .Config.Labels \"lgtm.stack.config-hash\"}}' " + A)
+        "podman inspect --format '{{index .Config.Labels \"lgtm.stack.config-hash\"}}' " + A
+    )
     assert f"lgtm.stack.config-hash={running.stdout.strip()}" not in unit
     finished = run_playbook("converge.yml", extra)
     finished.assert_ok()
@@ -112,8 +114,10 @@ def test_new_image_behind_the_same_reference_restarts_its_users(root):
     extra = {"testsvc_message": "lgtm test page v3", "testsvc_a_auth": "/private:user:secret"}
     image = root.run("podman inspect --format '{{.ImageName}}' " + A).stdout.strip()
     before = {name: container_identity(root, name) for name in (A, B)}
-    build = root.run(f"printf 'FROM {image}\\nLABEL lgtm.test.rebuilt=1\\n' | "
-                     f"podman build --pull=never -t {image} -f - /tmp")
+    build = root.run(
+        f"printf 'FROM {image}\\nLABEL lgtm.test.rebuilt=1\\n' | "
+        f"podman build --pull=never -t {image} -f - /tmp"
+    )
     assert build.rc == 0, build.stderr
     try:
         new_id = root.run(f"podman image inspect --format '{{{{.Id}}}}' {image}").stdout.strip()

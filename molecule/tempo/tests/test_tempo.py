@@ -3,26 +3,17 @@ remote-writing the metrics it generates from them to a real Prometheus."""
 
 import json
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 
 import pytest
 import yaml
-from lgtm_molecule import container_identity, run_playbook, tunnel
+from lgtm_molecule import container_identity, get, run_playbook, tunnel
 
 CONTAINER = "lgtm-tempo"
 CONFIG = "/etc/lgtm/tempo/tempo.yaml"
 RUN_ID = uuid.uuid4().hex[:12]
 CLIENT_SERVICE = f"lgtm-test-frontend-{RUN_ID}"
 SERVER_SERVICE = f"lgtm-test-backend-{RUN_ID}"
-
-
-@pytest.fixture
-def root(host):
-    with host.sudo():
-        yield host
 
 
 # The tunnels take testinfra's host so every test is parametrized alike and
@@ -44,17 +35,6 @@ def sink_port(host):
     """The real Prometheus prepare.yml started as the generator's remote-write target."""
     with tunnel("lgtm-tempo", 19090) as port:
         yield port
-
-
-def get(port: int, path: str, params: dict[str, str] | None = None) -> tuple[int, bytes]:
-    url = f"http://127.0.0.1:{port}{path}"
-    if params:
-        url += "?" + urllib.parse.urlencode(params)
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
 
 
 def send_trace(otlp_port: int, name: str) -> str:
