@@ -68,6 +68,15 @@ def image_for(name: str) -> str:
     return upstream if os.environ.get("LGTM_TEST_IMAGES") == "upstream" else local
 
 
+def assert_noop_run(host, container: str, extra_vars: dict[str, object] | None = None) -> None:
+    """A run with what the host already has reports nothing changed and restarts nothing."""
+    before = container_identity(host, container)
+    result = run_playbook("converge.yml", extra_vars)
+    result.assert_ok()
+    assert result.changed == 0, result.output[-4000:]
+    assert container_identity(host, container) == before, f"{container} was restarted"
+
+
 def container_identity(host, name: str) -> tuple[str, str, int]:
     """(container id, StartedAt, PID): all change when the container restarts."""
     template = "{{.Id}} {{.State.StartedAt}}|{{.State.Pid}}"

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 import yaml
-from lgtm_molecule import container_identity, get, run_playbook, tunnel
+from lgtm_molecule import assert_noop_run, container_identity, get, run_playbook, tunnel
 
 CONTAINER = "lgtm-loki"
 RUN_ID = uuid.uuid4().hex[:12]
@@ -44,6 +44,10 @@ def poll_lines(port: int, logql: str, wanted: str, timeout: float = 60) -> list[
 def test_unit_active_and_started_at_boot(root):
     assert root.run("systemctl is-active lgtm-loki.service").stdout.strip() == "active"
     assert root.file("/run/systemd/generator/multi-user.target.wants/lgtm-loki.service").exists
+
+
+def test_unchanged_run_changes_and_restarts_nothing(root):
+    assert_noop_run(root, CONTAINER)
 
 
 def test_ready_and_published_on_loopback_only(root, loki_port):

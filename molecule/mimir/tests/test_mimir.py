@@ -5,7 +5,7 @@ import time
 
 import pytest
 import yaml
-from lgtm_molecule import container_identity, get, image_for, run_playbook, tunnel
+from lgtm_molecule import assert_noop_run, container_identity, get, image_for, run_playbook, tunnel
 
 CONTAINER = "lgtm-mimir"
 WRITER = "remote-writer"
@@ -57,6 +57,10 @@ def remote_writer(host):
 def test_unit_active_and_started_at_boot(root):
     assert root.run("systemctl is-active lgtm-mimir.service").stdout.strip() == "active"
     assert root.file("/run/systemd/generator/multi-user.target.wants/lgtm-mimir.service").exists
+
+
+def test_unchanged_run_changes_and_restarts_nothing(root):
+    assert_noop_run(root, CONTAINER)
 
 
 def test_ready_and_published_on_loopback_only(root, mimir_port):

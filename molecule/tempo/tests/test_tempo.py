@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 import yaml
-from lgtm_molecule import container_identity, get, run_playbook, tunnel
+from lgtm_molecule import assert_noop_run, container_identity, get, run_playbook, tunnel
 
 CONTAINER = "lgtm-tempo"
 CONFIG = "/etc/lgtm/tempo/tempo.yaml"
@@ -92,6 +92,10 @@ def poll_trace(port: int, trace_id: str, timeout: float = 60) -> set[str]:
 def test_unit_active_and_started_at_boot(root):
     assert root.run("systemctl is-active lgtm-tempo.service").stdout.strip() == "active"
     assert root.file("/run/systemd/generator/multi-user.target.wants/lgtm-tempo.service").exists
+
+
+def test_unchanged_run_changes_and_restarts_nothing(root):
+    assert_noop_run(root, CONTAINER)
 
 
 def test_ready_and_published_on_loopback_only(root, tempo_port):
