@@ -34,7 +34,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -143,23 +143,35 @@ def customize_rootfs(root: Path) -> None:
     # for throwaway hosts reached with host key checking off.
 
 
-def build_rootfs() -> Path:
-    target = rootfs_path()
-    with cache_lock("rootfs"):
+def cached_debootstrap(target: Path, suite: str, packages: list[str],
+                       prepare: Callable[[Path], None] | None = None) -> Path:
+    """A debootstrapped tree at `target` (its name is the cache key), built once.
+
+    Built in a staging directory and renamed when complete, under a lock, so a
+    crash leaves no half tree and concurrent callers wait for one build.
+    """
+    with cache_lock(target.name.rsplit("-", 1)[0]):
         if (target / ".complete").exists():
             return target
         staging = target.with_name(target.name + ".tmp")
         shutil.rmtree(staging, ignore_errors=True)
-        log(f"debootstrap {SUITE} into {staging} (cached afterwards)")
+        log(f"debootstrap {suite} with {', '.join(packages)} (cached afterwards)")
         started = time.monotonic()
-        run(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}",
-             SUITE, str(staging), MIRROR], stdout=subprocess.DEVNULL)
-        customize_rootfs(staging)
+        run(["debootstrap", "--variant=minbase", f"--include={','.join(packages)}",
+             suite, str(staging), MIRROR], stdout=subprocess.DEVNULL)
+        if prepare is not None:
+            prepare(staging)
+        for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            shutil.rmtree(staging / cache, ignore_errors=True)
         (staging / ".complete").write_text(f"{time.monotonic() - started:.0f}s\n")
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
-        log(f"rootfs ready in {time.monotonic() - started:.0f}s: {target}")
+        log(f"{target.name} ready in {time.monotonic() - started:.0f}s")
     return target
+
+
+def build_rootfs() -> Path:
+    return cached_debootstrap(rootfs_path(), SUITE, PACKAGES, customize_rootfs)
 
 
 # --- hosts ---------------------------------------------------------------------
