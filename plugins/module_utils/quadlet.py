@@ -421,6 +421,21 @@ def config_hash(unit_definition: str, paths: Sequence[str] = (), extra: Sequence
     return hash_strings(parts)
 
 
+def is_oneshot(parsed: Mapping[str, Mapping[str, list[str]]]) -> bool:
+    """True for a unit whose [Service] Type= is oneshot (a job, not a daemon)."""
+    return (last_value(parsed, "Service", "Type") or "").strip() == "oneshot"
+
+
+def remains_after_exit(parsed: Mapping[str, Mapping[str, list[str]]]) -> bool:
+    value = (last_value(parsed, "Service", "RemainAfterExit") or "").strip().lower()
+    return value in ("yes", "true", "1", "on")
+
+
+def run_hash(config_hash: str | None, image_id: str | None) -> str:
+    """What a oneshot unit's last successful run is recorded as: its unit and its image."""
+    return hash_strings([f"config:{config_hash or ''}", f"image:{image_id or ''}"])
+
+
 # ---------------------------------------------------------------------------
 # Reconcile decision
 # ---------------------------------------------------------------------------
@@ -440,6 +455,11 @@ class UnitState:
     reload_hash_current: str | None = None
     reload_hash_recorded: str | None = None
     unit_file_changed_this_run: bool = False  # informational; state decides, not events
+    # A Type=oneshot unit (a migration job) leaves no container behind: whether it
+    # must run again comes from a hash of its unit and image recorded after its last run.
+    oneshot: bool = False
+    run_hash_current: str | None = None
+    run_hash_recorded: str | None = None
 
 
 @dataclass(frozen=True)
@@ -465,6 +485,10 @@ def decide(unit: UnitState) -> Decision:
         )
     if not unit.is_active:
         return Decision("start", "not running")
+    if unit.oneshot:
+        if unit.run_hash_current != unit.run_hash_recorded:
+            return Decision("restart", "unit or image changed since its last run")
+        return Decision("none", "ran with the current unit and image")
     if not unit.has_container:
         return Decision("none", "running")
     if unit.expected_hash != unit.running_hash:

@@ -22,6 +22,11 @@ description:
   - Otherwise, when the hash of the O(units[].reload_on) files differs from the one recorded in
     O(state_dir) after the last successful start, restart or reload, the unit is reloaded with a
     signal (O(units[].reload_signal)) or an HTTP POST (O(units[].reload_url)).
+  - A C(.container) unit with C(Type=oneshot) in C([Service]) is a job (a database migration, say):
+    it must also set C(RemainAfterExit=yes), so that a successful run stays visible as active. It
+    leaves no container to compare, so after each successful start or restart a hash of its
+    C(lgtm.stack.config-hash) label and of its image ID is recorded in O(state_dir); it runs again
+    (restart) when either differs from the recorded one, and is left alone otherwise.
   - A unit that should be stopped and is running is stopped.
   - C(.network) and C(.volume) units are only started or stopped.
   - Quadlet generated services cannot be enabled; starting at boot comes from the C([Install])
@@ -76,7 +81,8 @@ options:
     default: /etc/containers/systemd
   state_dir:
     description:
-      - Directory for the C(<stem>.reload-hash) files that record the reload hash of each unit.
+      - Directory for the C(<stem>.reload-hash) files that record the reload hash of each unit,
+        and the C(<stem>.run-hash) files of oneshot units.
         Created with mode C(0700); the files get mode C(0600).
     type: path
     default: /var/lib/lgtm/.state
@@ -203,6 +209,9 @@ class Observed:
     service: str
     state: quadlet.UnitState
     container: str | None = None
+    # Oneshot units: the unit's hash label and image reference, to record the run.
+    config_hash: str | None = None
+    image: str | None = None
 
 
 class Reconciler:
@@ -347,6 +356,8 @@ class Reconciler:
             return Observed(name, service, quadlet.UnitState(desired=desired, is_active=active))
 
         parsed = quadlet.parse_unit(text or "")
+        if quadlet.is_oneshot(parsed):
+            return self.observe_oneshot(unit, service, active, parsed)
         container = (
             unit.get("container_name")
             or quadlet.last_value(parsed, "Container", "ContainerName")
@@ -380,6 +391,29 @@ class Reconciler:
             reload_hash_recorded=reload_recorded,
         )
         return Observed(name, service, state, container)
+
+    def observe_oneshot(
+        self, unit: dict[str, Any], service: str, active: bool, parsed: dict[str, Any]
+    ) -> Observed:
+        name = unit["name"]
+        if not quadlet.remains_after_exit(parsed):
+            # Without it a finished job is inactive, and every run would start it again.
+            raise ReconcileError(
+                f"{name}: a Type=oneshot unit needs RemainAfterExit=yes in [Service]"
+            )
+        config_hash = quadlet.labels_of(parsed).get(quadlet.CONFIG_HASH_LABEL)
+        image = quadlet.last_value(parsed, "Container", "Image")
+        current = quadlet.run_hash(config_hash, self.image_id(image)) if active else None
+        recorded = read_file(self.run_state_file(name))
+        state = quadlet.UnitState(
+            desired="started",
+            is_active=active,
+            oneshot=True,
+            expected_hash=config_hash,
+            run_hash_current=current,
+            run_hash_recorded=recorded.strip() if recorded is not None else None,
+        )
+        return Observed(name, service, state, config_hash=config_hash, image=image)
 
     # -- acting -------------------------------------------------------------
 
@@ -425,16 +459,22 @@ class Reconciler:
     def state_file(self, name: str) -> str:
         return os.path.join(self.params["state_dir"], f"{quadlet.unit_stem(name)}.reload-hash")
 
+    def run_state_file(self, name: str) -> str:
+        return os.path.join(self.params["state_dir"], f"{quadlet.unit_stem(name)}.run-hash")
+
     def record_reload_hash(self, name: str, value: str) -> None:
+        self.write_state(self.state_file(name), value)
+
+    def write_state(self, path: str, value: str) -> None:
         state_dir = self.params["state_dir"]
         os.makedirs(state_dir, mode=0o700, exist_ok=True)
         # mkstemp creates the file 0600, so the hash is never readable by others mid-write.
-        fd, tmp = tempfile.mkstemp(prefix=".reload-hash.", dir=state_dir)
+        fd, tmp = tempfile.mkstemp(prefix=".state.", dir=state_dir)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(value + "\n")
             os.chmod(tmp, STATE_FILE_MODE)
-            os.replace(tmp, self.state_file(name))
+            os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
@@ -447,6 +487,13 @@ class Reconciler:
         current = observed.state.reload_hash_current
         if decision.satisfies_reload and current is not None:
             self.record_reload_hash(unit["name"], current)
+        if observed.state.oneshot and decision.action in ("start", "restart"):
+            # systemctl returned, so the job succeeded. The image is resolved now, after
+            # the run, because a first start may have pulled it.
+            self.write_state(
+                self.run_state_file(unit["name"]),
+                quadlet.run_hash(observed.config_hash, self.image_id(observed.image)),
+            )
 
     # -- driver -------------------------------------------------------------
 

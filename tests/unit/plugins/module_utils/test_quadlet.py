@@ -412,6 +412,27 @@ I1, I2 = "1" * 64, "2" * 64
             ),
             ("restart", "config-hash label differs"),
         ),
+        # oneshot jobs: decided by the recorded run, never by a container
+        (
+            UnitState("started", False, oneshot=True, run_hash_current=None, run_hash_recorded=H1),
+            ("start", "not running"),
+        ),
+        (
+            UnitState("started", True, oneshot=True, run_hash_current=H1, run_hash_recorded=H2),
+            ("restart", "unit or image changed since its last run"),
+        ),
+        (
+            UnitState("started", True, oneshot=True, run_hash_current=H1, run_hash_recorded=None),
+            ("restart", "unit or image changed since its last run"),
+        ),
+        (
+            UnitState("started", True, oneshot=True, run_hash_current=H1, run_hash_recorded=H1),
+            ("none", "ran with the current unit and image"),
+        ),
+        (
+            UnitState("stopped", True, oneshot=True, run_hash_current=H1, run_hash_recorded=H2),
+            ("stop", "desired state is stopped"),
+        ),
         # nothing to do
         (UnitState("started", True, True, H1, H1, I1, I1), ("none", "up to date")),
         (UnitState("started", True, True), ("none", "up to date")),
@@ -466,3 +487,17 @@ def test_name_helpers():
 def test_bad_unit_names(name):
     with pytest.raises(ValueError):
         quadlet.service_name(name)
+
+
+def test_run_hash_covers_unit_and_image():
+    assert quadlet.run_hash("a", "1") == quadlet.run_hash("a", "1")
+    assert quadlet.run_hash("a", "1") != quadlet.run_hash("b", "1")
+    assert quadlet.run_hash("a", "1") != quadlet.run_hash("a", "2")
+    assert quadlet.run_hash("a", None) != quadlet.run_hash("a", "1")
+
+
+def test_oneshot_and_remain_after_exit_from_the_unit_file():
+    parsed = quadlet.parse_unit("[Service]\nType=oneshot\nRemainAfterExit=yes\n")
+    assert quadlet.is_oneshot(parsed) and quadlet.remains_after_exit(parsed)
+    plain = quadlet.parse_unit("[Service]\nRestart=always\n")
+    assert not quadlet.is_oneshot(plain) and not quadlet.remains_after_exit(plain)

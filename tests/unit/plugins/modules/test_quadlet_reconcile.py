@@ -458,3 +458,97 @@ def test_current_systemd_view_is_not_reloaded(host, run):
     result = run(LOKI, daemon_reload=False)
     assert result["daemon_reloaded"] is False
     assert host.mutating_calls() == []
+
+
+# --- oneshot jobs (a migration that must finish before the service starts) -----------
+
+MIGRATE = [{"name": "lgtm-glitchtip-migrate.container"}]
+RUN_STATE = "lgtm-glitchtip-migrate.run-hash"
+
+
+def write_oneshot(host, config_hash=HASH, remain="yes"):
+    sections = {
+        "Container": {"Image": IMAGE, "ContainerName": "lgtm-glitchtip-migrate"},
+        "Service": {"Type": "oneshot", "RemainAfterExit": remain},
+    }
+    sections = quadlet.with_config_hash_label(sections, config_hash)
+    (host.units / "lgtm-glitchtip-migrate.container").write_text(
+        quadlet.render_unit(sections, "test")
+    )
+    host.images[IMAGE] = IMAGE_ID
+
+
+def test_oneshot_not_run_is_started_and_its_run_recorded(host, run):
+    write_oneshot(host)
+    result = run(MIGRATE)
+    assert result["actions"][0]["action"] == "start"
+    assert host.mutating_calls() == ["systemctl start lgtm-glitchtip-migrate.service"]
+    state_file = host.state_dir / RUN_STATE
+    assert state_file.read_text().strip() == quadlet.run_hash(HASH, IMAGE_ID)
+    assert stat.S_IMODE(state_file.stat().st_mode) == 0o600
+
+
+def test_oneshot_that_ran_with_this_unit_and_image_is_left_alone(host, run):
+    write_oneshot(host)
+    run(MIGRATE)
+    host.active["lgtm-glitchtip-migrate.service"] = "active"
+    result = run(MIGRATE)
+    assert result["changed"] is False
+    assert result["actions"][0]["reason"] == "ran with the current unit and image"
+    assert host.mutating_calls() == []
+    # It leaves no container behind: nothing to inspect (and so no warning about one).
+    assert not any("container inspect" in call for call in host.calls())
+
+
+@pytest.mark.parametrize("change", ["unit", "image"])
+def test_oneshot_runs_again_when_its_unit_or_image_changed(host, run, change):
+    write_oneshot(host)
+    run(MIGRATE)
+    host.active["lgtm-glitchtip-migrate.service"] = "active"
+    if change == "unit":
+        write_oneshot(host, config_hash=OTHER_HASH)
+    else:
+        host.images[IMAGE] = NEW_IMAGE_ID
+    result = run(MIGRATE)
+    assert result["actions"][0] == {
+        "name": "lgtm-glitchtip-migrate.container",
+        "service": "lgtm-glitchtip-migrate.service",
+        "action": "restart",
+        "reason": "unit or image changed since its last run",
+    }
+    assert host.mutating_calls() == ["systemctl restart lgtm-glitchtip-migrate.service"]
+    expected = quadlet.run_hash(
+        OTHER_HASH if change == "unit" else HASH, NEW_IMAGE_ID if change == "image" else IMAGE_ID
+    )
+    assert (host.state_dir / RUN_STATE).read_text().strip() == expected
+
+
+def test_oneshot_active_without_a_recorded_run_runs_again(host, run):
+    write_oneshot(host)
+    host.active["lgtm-glitchtip-migrate.service"] = "active"
+    assert run(MIGRATE)["actions"][0]["action"] == "restart"
+
+
+def test_failed_oneshot_records_nothing(host, run):
+    write_oneshot(host)
+    host.systemctl_fail["lgtm-glitchtip-migrate.service"] = "start"
+    result = run(MIGRATE)
+    assert result["failed"] is True
+    assert not (host.state_dir / RUN_STATE).exists()
+
+
+def test_oneshot_needs_remain_after_exit(host, run):
+    write_oneshot(host, remain="no")
+    result = run(MIGRATE)
+    assert result["failed"] is True
+    assert "RemainAfterExit=yes" in result["msg"]
+    assert host.mutating_calls() == []
+
+
+def test_oneshot_check_mode_reports_without_recording(host, run):
+    write_oneshot(host)
+    result = run(MIGRATE, check=True)
+    assert result["changed"] is True
+    assert result["actions"][0]["action"] == "start"
+    assert host.mutating_calls() == []
+    assert not (host.state_dir / RUN_STATE).exists()
