@@ -1,0 +1,417 @@
+"""The Grafana contract stand-in (tests/testhost/standins/grafana/grafana.py) on 127.0.0.1.
+
+Each test runs the real program as a subprocess (`grafana server` with upstream's
+command line shape, as run.sh starts it) against a temporary home, config and data
+directory, and talks to it over HTTP; fake backends are small local HTTP servers that
+record what the health checks ask them.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+STANDIN_DIR = REPO / "tests/testhost/standins/grafana"
+PROGRAM = STANDIN_DIR / "grafana.py"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Backend:
+    """A local HTTP server answering like Loki, Tempo or Prometheus; it records requests."""
+
+    def __init__(self, kind: str, healthy: bool = True) -> None:
+        self.kind = kind
+        self.healthy = healthy
+        self.requests: list[tuple[str, str, bytes]] = []
+        backend = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _answer(self, method: str) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                backend.requests.append((method, self.path, body))
+                path = urllib.parse.urlsplit(self.path).path
+                if not backend.healthy:
+                    payload, status = b"not ready", 503
+                elif backend.kind == "tempo" and path == "/api/echo":
+                    payload, status = b"echo", 200
+                elif path.endswith("/api/v1/query"):
+                    payload = json.dumps({"status": "success", "data": {
+                        "resultType": "scalar", "result": [0, "2"]}}).encode()
+                    status = 200
+                else:
+                    payload, status = b"404 page not found", 404
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def do_GET(self) -> None:  # noqa: N802 - stdlib hook names
+                self._answer("GET")
+
+            def do_POST(self) -> None:  # noqa: N802
+                self._answer("POST")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Grafana:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.home = tmp / "home"
+        (self.home / "conf").mkdir(parents=True)
+        (self.home / "conf/defaults.ini").write_text((STANDIN_DIR / "defaults.ini").read_text())
+        self.provisioning = tmp / "provisioning"
+        for sub in ("datasources", "dashboards"):
+            (self.provisioning / sub).mkdir(parents=True)
+        self.data = tmp / "data"
+        self.config = tmp / "grafana.ini"
+        self.port = free_port()
+        self.config.write_text(f"[server]\nhttp_addr = 127.0.0.1\nhttp_port = {self.port}\n")
+        self.process: subprocess.Popen[str] | None = None
+        self.output = ""
+
+    def start(self, env: dict[str, str] | None = None, wait: bool = True) -> int | None:
+        command = [sys.executable, str(PROGRAM), "server", f"--homepath={self.home}",
+                   f"--config={self.config}", "--packaging=docker",
+                   f"cfg:default.paths.data={self.data}",
+                   f"cfg:default.paths.provisioning={self.provisioning}"]
+        self.process = subprocess.Popen(command, env={"PATH": "/usr/bin:/bin", **(env or {})},
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        text=True, cwd=self.tmp)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self.output = self.process.stdout.read() if self.process.stdout else ""
+                return self.process.returncode
+            with contextlib.suppress(OSError):
+                if self.get("/api/health")[0] == 200:
+                    return None
+            time.sleep(0.05)
+        raise AssertionError("the stand-in neither listened nor exited")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+    def request(self, method: str, path: str, auth: tuple[str, str] | None = None,
+                body: Any = None) -> tuple[int, Any]:
+        headers = {"Content-Type": "application/json"}
+        if auth:
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data,
+                                         method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=15) as response:
+                status, raw = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, raw = error.code, error.read()
+        try:
+            return status, json.loads(raw)
+        except ValueError:
+            return status, raw
+
+    def get(self, path: str, auth: tuple[str, str] | None = None) -> tuple[int, Any]:
+        return self.request("GET", path, auth)
+
+    def cli(self, *args: str, stdin: str = "", env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, str(PROGRAM), "cli", *args], input=stdin,
+                              capture_output=True, text=True, cwd=self.home, check=False,
+                              env={"PATH": "/usr/bin:/bin", **(env or {})})
+
+
+@pytest.fixture
+def grafana(tmp_path: Path) -> Iterator[Grafana]:
+    instance = Grafana(tmp_path)
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture
+def backends() -> Iterator[dict[str, Backend]]:
+    made = {kind: Backend(kind) for kind in ("loki", "tempo", "prometheus")}
+    yield made
+    for backend in made.values():
+        backend.close()
+
+
+def write_datasources(grafana: Grafana, backends: dict[str, Backend], **extra: Any) -> None:
+    datasources = [
+        {"name": "Mimir", "type": "prometheus", "uid": "lgtm-mimir", "url": backends["prometheus"].url,
+         "isDefault": True, "jsonData": {"httpMethod": "POST", "exemplarTraceIdDestinations": [
+             {"name": "traceID", "datasourceUid": "lgtm-tempo"}]}},
+        {"name": "Loki", "type": "loki", "uid": "lgtm-loki", "url": backends["loki"].url,
+         "jsonData": {"derivedFields": [{"name": "TraceID", "matcherRegex": "trace_id=(\\w+)",
+                                         "datasourceUid": "lgtm-tempo",
+                                         "url": "$${__value.raw}"}]}},
+        {"name": "Tempo", "type": "tempo", "uid": "lgtm-tempo", "url": backends["tempo"].url,
+         "jsonData": {"tracesToLogsV2": {"datasourceUid": "lgtm-loki"},
+                      "serviceMap": {"datasourceUid": "lgtm-mimir"}}},
+    ]
+    content = {"apiVersion": 1, "prune": True, "datasources": datasources, **extra}
+    (grafana.provisioning / "datasources/lgtm.yaml").write_text(json.dumps(content))
+
+
+ADMIN = ("admin", "first-password")
+
+
+def test_health_answers_without_auth_with_database_ok(grafana: Grafana) -> None:
+    assert grafana.start() is None
+    status, body = grafana.get("/api/health")
+    assert status == 200
+    assert body["database"] == "ok"
+    assert body["version"] == "13.2.2"
+
+
+def test_missing_defaults_fail_like_upstream(grafana: Grafana) -> None:
+    (grafana.home / "conf/defaults.ini").unlink()
+    assert grafana.start() == 1
+    assert "Could not find config defaults" in grafana.output
+
+
+def test_admin_password_from_env_applies_only_to_an_empty_database(grafana: Grafana) -> None:
+    grafana.start({"GF_SECURITY_ADMIN_PASSWORD": "first-password"})
+    assert grafana.get("/api/user", ADMIN)[0] == 200
+    assert grafana.get("/api/user", ("admin", "admin"))[0] == 401
+    assert grafana.get("/api/user")[0] == 401
+    grafana.stop()
+    grafana.start({"GF_SECURITY_ADMIN_PASSWORD": "second-password"})
+    assert grafana.get("/api/user", ("admin", "second-password"))[0] == 401
+    assert grafana.get("/api/user", ADMIN)[0] == 200
+    database = sqlite3.connect(grafana.data / "grafana.db")
+    stored = database.execute("SELECT password FROM user WHERE login = 'admin'").fetchone()[0]
+    assert "first-password" not in stored and len(stored) == 100, "PBKDF2, 50 bytes, hex"
+
+
+def test_env_overrides_the_ini_file(grafana: Grafana) -> None:
+    with grafana.config.open("a") as ini:
+        ini.write("[security]\nadmin_user = root-of-all\n")
+    grafana.start({"GF_SECURITY_ADMIN_USER": "chief", "GF_SECURITY_ADMIN_PASSWORD": "pw-chief"})
+    assert grafana.get("/api/user", ("chief", "pw-chief"))[0] == 200
+
+
+def test_five_failed_logins_lock_the_login(grafana: Grafana) -> None:
+    grafana.start({"GF_SECURITY_ADMIN_PASSWORD": "first-password"})
+    for _ in range(5):
+        assert grafana.get("/api/user", ("admin", "wrong"))[0] == 401
+    assert grafana.get("/api/user", ADMIN)[0] == 401
+
+
+def test_cli_resets_the_admin_password_from_stdin(grafana: Grafana) -> None:
+    grafana.start({"GF_SECURITY_ADMIN_PASSWORD": "first-password"})
+    result = grafana.cli("--homepath", str(grafana.home), "--config", str(grafana.config),
+                         "admin", "reset-admin-password", "--password-from-stdin",
+                         stdin="rotated-password\n", env={"GF_PATHS_DATA": str(grafana.data)})
+    assert result.returncode == 0, result.stderr
+    assert "Admin password changed successfully" in result.stdout
+    assert grafana.get("/api/user", ("admin", "rotated-password"))[0] == 200
+    assert grafana.get("/api/user", ADMIN)[0] == 401
+
+
+def test_cli_without_config_uses_the_data_path_from_env(grafana: Grafana) -> None:
+    grafana.start({"GF_SECURITY_ADMIN_PASSWORD": "first-password"})
+    # Without --config the CLI reads only <homepath>/conf: the database is found through
+    # GF_PATHS_DATA, as in upstream's image; without it, it looks under the homepath.
+    lost = grafana.cli("admin", "reset-admin-password", "x-password")
+    assert lost.returncode == 1
+    found = grafana.cli("admin", "reset-admin-password", "x-password",
+                        env={"GF_PATHS_DATA": str(grafana.data)})
+    assert found.returncode == 0, found.stderr
+
+
+def test_users_api_round_trip(grafana: Grafana) -> None:
+    grafana.start({"GF_SECURITY_ADMIN_PASSWORD": "first-password"})
+    assert grafana.get("/api/users/lookup?loginOrEmail=operator", ADMIN) == (
+        404, {"message": "user not found"})
+    status, created = grafana.request("POST", "/api/admin/users", ADMIN, {
+        "login": "operator", "name": "Operator", "email": "op@example.org",
+        "password": "operator-pw"})
+    assert (status, created["message"]) == (200, "User created")
+    assert grafana.request("POST", "/api/admin/users", ADMIN, {
+        "login": "operator", "password": "operator-pw"})[0] == 412
+    user_id = created["id"]
+    assert grafana.request("PATCH", f"/api/org/users/{user_id}", ADMIN, {"role": "Editor"})[0] == 200
+    roles = {u["login"]: u["role"] for u in grafana.get("/api/org/users", ADMIN)[1]}
+    assert roles == {"admin": "Admin", "operator": "Editor"}
+    assert grafana.request("PUT", f"/api/users/{user_id}", ADMIN, {"name": "Ops"})[0] == 200
+    assert grafana.get("/api/users/lookup?loginOrEmail=op@example.org", ADMIN)[1]["name"] == "Ops"
+    assert grafana.request("PUT", f"/api/admin/users/{user_id}/password", ADMIN,
+                           {"password": "new-operator-pw"}) == (
+        200, {"message": "User password updated"})
+    status, me = grafana.get("/api/user", ("operator", "new-operator-pw"))
+    assert (status, me["isGrafanaAdmin"]) == (200, False)
+    # An ordinary user is not a server admin.
+    assert grafana.get("/api/users", ("operator", "new-operator-pw"))[0] == 403
+
+
+def test_provisioned_datasources_health_calls_the_backends(
+        grafana: Grafana, backends: dict[str, Backend]) -> None:
+    write_datasources(grafana, backends)
+    grafana.start({"GF_SECURITY_ADMIN_PASSWORD": "first-password"})
+    listed = grafana.get("/api/datasources", ADMIN)[1]
+    assert {ds["uid"] for ds in listed} == {"lgtm-mimir", "lgtm-loki", "lgtm-tempo"}
+    loki = grafana.get("/api/datasources/uid/lgtm-loki", ADMIN)[1]
+    assert loki["jsonData"]["derivedFields"][0]["url"] == "${__value.raw}"
+    assert loki["readOnly"] is True
+    for uid in ("lgtm-mimir", "lgtm-loki", "lgtm-tempo"):
+        status, body = grafana.get(f"/api/datasources/uid/{uid}/health", ADMIN)
+        assert (status, body["status"]) == (200, "OK"), body
+    method, path, body = backends["prometheus"].requests[-1]
+    assert (method, urllib.parse.urlsplit(path).path) == ("POST", "/api/v1/query")
+    assert urllib.parse.parse_qs(body.decode())["query"] == ["1+1"]
+    loki_query = urllib.parse.urlsplit(backends["loki"].requests[-1][1])
+    assert loki_query.path == "/loki/api/v1/query"
+    assert urllib.parse.parse_qs(loki_query.query)["query"] == ["vector(1)+vector(1)"]
+    assert backends["tempo"].requests[-1][1] == "/api/echo"
+
+
+def test_unhealthy_backend_reports_error(grafana: Grafana, backends: dict[str, Backend]) -> None:
+    write_datasources(grafana, backends)
+    backends["loki"].healthy = False
+    grafana.start({"GF_SECURITY_ADMIN_PASSWORD": "first-password"})
+    status, body = grafana.get("/api/datasources/uid/lgtm-loki/health", ADMIN)
+    assert (status, body["status"]) == (400, "ERROR")
+    assert "503" in body["message"]
+
+
+def test_a_link_to_a_missing_datasource_is_unhealthy(
+        grafana: Grafana, backends: dict[str, Backend]) -> None:
+    write_datasources(grafana, backends)
+    path = grafana.provisioning / "datasources/lgtm.yaml"
+    content = json.loads(path.read_text())
+    content["datasources"] = [ds for ds in content["datasources"] if ds["uid"] != "lgtm-tempo"]
+    path.write_text(json.dumps(content))
+    grafana.start({"GF_SECURITY_ADMIN_PASSWORD": "first-password"})
+    status, body = grafana.get("/api/datasources/uid/lgtm-loki/health", ADMIN)
+    assert status == 400
+    assert "lgtm-tempo" in body["message"]
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"extra": {"nope": 1}}, "unknown field(s) nope"),
+    ({"field": {"uid": "lgtm-loki", "key": "urll", "value": "x"}}, "unknown field(s) urll"),
+    ({"field": {"uid": "lgtm-loki", "key": "jsonData", "value": {"maxLine": 1}}},
+     "jsonData.maxLine is not a loki datasource setting"),
+    ({"field": {"uid": "lgtm-tempo", "key": "jsonData",
+                "value": {"tracesToLogsV2": {"datasourceUID": "lgtm-loki"}}}},
+     "unknown field(s) datasourceUID"),
+    ({"field": {"uid": "lgtm-loki", "key": "isDefault", "value": True}},
+     "Only one datasource per organization can be marked as default"),
+    ({"field": {"uid": "lgtm-loki", "key": "url", "value": 5}}, "url must be a str"),
+])
+def test_bad_provisioning_fails_the_start(grafana: Grafana, backends: dict[str, Backend],
+                                          change: dict[str, Any], message: str) -> None:
+    write_datasources(grafana, backends, **change.get("extra", {}))
+    if "field" in change:
+        path = grafana.provisioning / "datasources/lgtm.yaml"
+        content = json.loads(path.read_text())
+        target = next(ds for ds in content["datasources"] if ds["uid"] == change["field"]["uid"])
+        target[change["field"]["key"]] = change["field"]["value"]
+        path.write_text(json.dumps(content))
+    assert grafana.start() == 1
+    assert message in grafana.output
+
+
+def test_prune_removes_datasources_no_longer_in_files(
+        grafana: Grafana, backends: dict[str, Backend]) -> None:
+    write_datasources(grafana, backends)
+    grafana.start({"GF_SECURITY_ADMIN_PASSWORD": "first-password"})
+    grafana.stop()
+    (grafana.provisioning / "datasources/lgtm.yaml").write_text(json.dumps({
+        "apiVersion": 1, "prune": True, "datasources": [
+            {"name": "Tempo", "type": "tempo", "uid": "lgtm-tempo", "url": backends["tempo"].url}]}))
+    grafana.start()
+    assert [ds["uid"] for ds in grafana.get("/api/datasources", ADMIN)[1]] == ["lgtm-tempo"]
+
+
+def test_proxy_forwards_to_the_backend(grafana: Grafana, backends: dict[str, Backend]) -> None:
+    write_datasources(grafana, backends)
+    grafana.start({"GF_SECURITY_ADMIN_PASSWORD": "first-password"})
+    status, body = grafana.get("/api/datasources/proxy/uid/lgtm-mimir/api/v1/query?query=up", ADMIN)
+    assert (status, body["status"]) == (200, "success")
+    assert backends["prometheus"].requests[-1][1] == "/api/v1/query?query=up"
+    assert grafana.get("/api/datasources/proxy/uid/lgtm-mimir/api/v1/query")[0] == 401
+
+
+def test_dashboards_from_a_file_provider(grafana: Grafana) -> None:
+    folder = grafana.tmp / "dashboards"
+    folder.mkdir()
+    (folder / "health.json").write_text(json.dumps(
+        {"uid": "lgtm-stack-health", "title": "LGTM stack health", "tags": ["lgtm"]}))
+    (grafana.provisioning / "dashboards/lgtm.yaml").write_text(json.dumps({
+        "apiVersion": 1, "providers": [{"name": "lgtm", "folder": "LGTM", "type": "file",
+                                        "updateIntervalSeconds": 1,
+                                        "options": {"path": str(folder)}}]}))
+    grafana.start({"GF_SECURITY_ADMIN_PASSWORD": "first-password"})
+    found = grafana.get("/api/search?query=stack", ADMIN)[1]
+    assert [(d["uid"], d["type"], d["folderTitle"]) for d in found] == [
+        ("lgtm-stack-health", "dash-db", "LGTM")]
+    status, body = grafana.get("/api/dashboards/uid/lgtm-stack-health", ADMIN)
+    assert (status, body["meta"]["provisioned"]) == (200, True)
+    # The provider rescans its directory: a removed file removes the dashboard.
+    (folder / "health.json").unlink()
+    deadline = time.monotonic() + 10
+    while grafana.get("/api/search", ADMIN)[1] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert grafana.get("/api/search", ADMIN)[1] == []
+
+
+def test_run_sh_turns_file_variables_into_values(tmp_path: Path) -> None:
+    secret = tmp_path / "admin_password"
+    secret.write_text("from-a-file")
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    # A `grafana` that prints what run.sh handed it.
+    (fake_bin / "grafana").write_text('#!/bin/sh\necho "pw=$GF_SECURITY_ADMIN_PASSWORD"\n'
+                                      'echo "file=${GF_SECURITY_ADMIN_PASSWORD__FILE:-unset}"\n'
+                                      'echo "args=$*"\n')
+    (fake_bin / "grafana").chmod(0o755)
+    env = {"PATH": f"{fake_bin}:/usr/bin:/bin", "GF_PATHS_HOME": str(tmp_path),
+           "GF_PATHS_PLUGINS": str(tmp_path / "plugins"), "GF_PATHS_CONFIG": "/etc/grafana/grafana.ini",
+           "GF_SECURITY_ADMIN_PASSWORD__FILE": str(secret)}
+    result = subprocess.run(["sh", str(STANDIN_DIR / "run.sh")], env=env, capture_output=True,
+                            text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "pw=from-a-file" in result.stdout
+    assert "file=unset" in result.stdout
+    assert "server --homepath=" in result.stdout
+    both = subprocess.run(["sh", str(STANDIN_DIR / "run.sh")],
+                          env={**env, "GF_SECURITY_ADMIN_PASSWORD": "direct"},
+                          capture_output=True, text=True, check=False)
+    assert both.returncode == 1
+    assert "are exclusive" in both.stderr
