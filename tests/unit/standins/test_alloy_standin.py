@@ -1,0 +1,305 @@
+"""The Alloy contract stand-in (tests/testhost/standins/alloy/alloy.py), in process and as
+a program: the syntax parser, validation against the schema generated from upstream's
+component reference, relabeling, the wire formats it sends, and `alloy run` forwarding
+what it receives to HTTP endpoints that record it. The end-to-end checks with real Loki,
+Tempo and clients are in molecule/alloy."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+STANDIN = REPO / "tests/testhost/standins/alloy/alloy.py"
+
+spec = importlib.util.spec_from_file_location("alloy_standin", STANDIN)
+assert spec is not None and spec.loader is not None
+alloy = importlib.util.module_from_spec(spec)
+sys.modules["alloy_standin"] = alloy
+spec.loader.exec_module(alloy)
+SCHEMA = alloy.load_schema()
+
+PIPELINE = """
+// journald -> Loki
+loki.relabel "journal" {
+  forward_to = []
+  rule {
+    source_labels = ["__journal__systemd_unit"]
+    regex         = "(app\\\\.service)"
+    action        = "keep"
+  }
+}
+loki.source.journal "journal" {
+  relabel_rules = loki.relabel.journal.rules
+  forward_to    = [loki.write.default.receiver]
+  labels        = { host = constants.hostname, env = sys.env("HOME") }
+}
+loki.write "default" {
+  endpoint { url = string.format("http://%s:%d/loki/api/v1/push", "lgtm-loki", 3100) }
+}
+/* OTLP */
+otelcol.receiver.otlp "default" {
+  http { }
+  output { traces = [otelcol.processor.batch.default.input] }
+}
+otelcol.processor.batch "default" {
+  output { traces = [] }
+}
+"""
+
+
+def errors_of(text: str, stability: str = "generally-available") -> list[str]:
+    return [error.message for error in alloy.validate(alloy.parse(text), SCHEMA, stability, False)]
+
+
+def test_schema_comes_from_the_pinned_tag():
+    assert SCHEMA["source"]["ref"] == "v1.18.1"
+    components = SCHEMA["components"]
+    assert len(components) > 150
+    assert components["loki.write"]["blocks"]["endpoint"]["args"]["url"]["required"] is True
+    assert components["otelcol.processor.memory_limiter"]["args"]["check_interval"]["required"]
+    assert set(components["loki.relabel"]["exports"]) == {"receiver", "rules"}
+
+
+def test_parser_reads_blocks_attributes_and_expressions():
+    items = alloy.parse(PIPELINE)
+    blocks = [item.id for item in items]
+    assert blocks[:3] == ["loki.relabel.journal", "loki.source.journal.journal",
+                          "loki.write.default"]
+    journal = items[1].attrs()
+    assert journal["relabel_rules"].expr.kind == "ref"
+    assert journal["relabel_rules"].expr.value == ["loki", "relabel", "journal", "rules"]
+    assert journal["labels"].expr.kind == "object"
+    value = alloy.evaluate(alloy.parse('x = [1 + 2 * 3, "a\\tb", `raw\\n`, !false]')[0].expr,
+                           alloy.Scope({}))
+    assert value == [7, "a\tb", "raw\\n", True]
+
+
+def test_upstream_shaped_pipeline_validates():
+    assert errors_of(PIPELINE) == []
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('no.such.component "x" { }', "cannot find the definition of component name"),
+    ('loki.write "x" { endpoint { url = "http://l" } no_such_arg = 1 }',
+     "unrecognized attribute name 'no_such_arg'"),
+    ('loki.write "x" { endpoint { } }', "missing required attribute 'url'"),
+    ('otelcol.processor.memory_limiter "x" { output { } }',
+     "missing required attribute 'check_interval'"),
+    ('otelcol.receiver.otlp "x" { }', "missing required block 'output'"),
+    ('loki.write "x" { endpoint { url = "u" } nonsense { } }',
+     "unrecognized block name 'nonsense'"),
+    ('loki.write { endpoint { url = "u" } }', "must have a label"),
+    ('loki.source.journal "j" { forward_to = [loki.write.missing.receiver] }',
+     'component "loki.write.missing.receiver" does not exist'),
+    ('loki.write "w" { endpoint { url = "u" } }\n'
+     'loki.source.journal "j" { forward_to = [loki.write.w.nothing] }', "'nothing' does not exist"),
+    ('prometheus.scrape "s" { targets = [] forward_to = [] scrape_interval = 15 }',
+     "expected string, got number"),
+])
+def test_validation_rejects_what_the_pinned_version_does_not_have(text, message):
+    found = errors_of(text)
+    assert any(message in error for error in found), found
+
+
+def test_stability_level_gates_components_as_run_does():
+    experimental = next(name for name, spec in SCHEMA["components"].items()
+                        if spec["stage"] == "experimental" and not any(
+                            arg["required"] for arg in spec["args"].values())
+                        and not any(b.get("required") for b in spec["blocks"].values()))
+    text = f'{experimental} "x" {{ }}'
+    assert any("stability level" in error for error in errors_of(text))
+    assert not any("stability level" in error for error in errors_of(text, "experimental"))
+
+
+def test_syntax_errors_carry_positions():
+    with pytest.raises(alloy.AlloyError) as raised:
+        alloy.parse('loki.write "x" {\n  endpoint { url = "unterminated }\n}')
+    assert raised.value.pos == (2, 20)
+
+
+def test_relabel_follows_prometheus_semantics():
+    rules = [
+        {"source_labels": ["__journal__systemd_unit"], "regex": "(a\\.service|b\\.service)",
+         "action": "keep"},
+        {"source_labels": ["__journal__systemd_unit"], "regex": "(.+?)(\\.service)?",
+         "target_label": "app"},
+        {"source_labels": ["__journal__systemd_unit"], "target_label": "service_unit"},
+    ]
+    assert alloy.relabel({"__journal__systemd_unit": "c.service"}, rules) is None
+    kept = alloy.relabel({"__journal__systemd_unit": "a.service"}, rules)
+    assert kept == {"__journal__systemd_unit": "a.service", "app": "a",
+                    "service_unit": "a.service"}
+    assert alloy.relabel({"x": "1"}, [{"regex": "x", "action": "labeldrop"}]) == {}
+
+
+def test_snappy_and_protobuf_frames_decode():
+    body = alloy.loki_push_body({(("app", "a"),): [(1_700_000_000_123_456_789, "hello")]})
+    length, raw = _snappy_literal_decode(body)
+    assert len(raw) == length
+    stream = alloy.pb_fields(alloy.pb_fields(raw)[0][2])
+    assert stream[0][2] == b'{app="a"}'
+    entry = alloy.pb_fields(stream[1][2])
+    timestamp = alloy.pb_fields(entry[0][2])
+    assert (timestamp[0][2], timestamp[1][2], entry[1][2]) == (1_700_000_000, 123_456_789, b"hello")
+
+
+def _snappy_literal_decode(data: bytes) -> tuple[int, bytes]:
+    length = shift = index = 0
+    while True:  # the uncompressed length, a varint
+        byte = data[index]
+        index += 1
+        length |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            break
+    out = bytearray()
+    while index < len(data):
+        tag = data[index]
+        assert tag & 3 == 0, "literals only"
+        size = tag >> 2
+        index += 1
+        if size == 60:
+            size, index = data[index], index + 1
+        elif size == 61:
+            size, index = int.from_bytes(data[index:index + 2], "little"), index + 2
+        out += data[index:index + size + 1]
+        index += size + 1
+    return length, bytes(out)
+
+
+def test_faro_payload_becomes_logfmt_with_meta():
+    items = alloy.faro_items({"logs": [{"message": "hi there", "level": "info",
+                                        "timestamp": "2026-11-23T00:00:00Z"}]})
+    line = alloy.logfmt(items[0] + alloy.faro_meta({"app": {"name": "pwa"}}))
+    assert line == 'timestamp=2026-11-23T00:00:00Z kind=log message="hi there" level=info app_name=pwa'
+
+
+# --- the program, end to end with recording HTTP endpoints ---
+
+class Recorder(BaseHTTPRequestHandler):
+    seen: list[tuple[str, dict[str, str], bytes]] = []
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        Recorder.seen.append((self.path, dict(self.headers), body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        return None
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def standin(tmp_path: Path, config: str, *flags: str) -> Iterator[subprocess.Popen[str]]:
+    path = tmp_path / "config.alloy"
+    path.write_text(config)
+    process = subprocess.Popen([sys.executable, str(STANDIN), "run", str(path),
+                                f"--storage.path={tmp_path / 'data'}", *flags],
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def wait_for(url: str, timeout: float = 15) -> int:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            if time.monotonic() > deadline:
+                return error.code
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.1)
+
+
+def test_run_listens_on_loopback_by_default_and_forwards(tmp_path):
+    sink_port = free_port()
+    sink = ThreadingHTTPServer(("127.0.0.1", sink_port), Recorder)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    otlp_port, faro_port = free_port(), free_port()
+    config = f"""
+loki.write "default" {{
+  endpoint {{
+    url        = "http://127.0.0.1:{sink_port}/loki/api/v1/push"
+    batch_wait = "100ms"
+  }}
+}}
+otelcol.receiver.otlp "default" {{
+  http {{ endpoint = "127.0.0.1:{otlp_port}" }}
+  output {{ traces = [otelcol.exporter.otlphttp.tempo.input] }}
+}}
+otelcol.exporter.otlphttp "tempo" {{
+  client {{ endpoint = "http://127.0.0.1:{sink_port}" }}
+}}
+faro.receiver "default" {{
+  server {{ listen_port = {faro_port} }}
+  extra_log_labels = {{ source = "pwa-faro" }}
+  output {{ logs = [loki.write.default.receiver] }}
+}}
+"""
+    Recorder.seen = []
+    with standin(tmp_path, config, "--disable-reporting"):
+        assert wait_for("http://127.0.0.1:12345/-/ready") == 200, "upstream's default address"
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{otlp_port}/v1/traces", data=b"\x0a\x00",
+            headers={"Content-Type": "application/x-protobuf"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200
+        faro = urllib.request.Request(
+            f"http://127.0.0.1:{faro_port}/collect", headers={"Content-Type": "application/json"},
+            data=json.dumps({"logs": [{"message": "m", "level": "info"}], "meta": {}}).encode())
+        with urllib.request.urlopen(faro, timeout=5) as response:
+            assert (response.status, response.read()) == (202, b"ok")
+        deadline = time.monotonic() + 10
+        while len(Recorder.seen) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    sink.shutdown()
+    by_path = {path: (headers, body) for path, headers, body in Recorder.seen}
+    assert by_path["/v1/traces"][0]["Content-Encoding"] == "gzip"
+    push_headers, push_body = by_path["/loki/api/v1/push"]
+    assert push_headers["Content-Type"] == "application/x-protobuf"
+    _length, raw = _snappy_literal_decode(push_body)
+    assert b'{source="pwa-faro"}' in raw
+
+
+def test_validate_exit_codes(tmp_path):
+    good, bad = tmp_path / "good.alloy", tmp_path / "bad.alloy"
+    good.write_text(PIPELINE)
+    bad.write_text('loki.write "x" { endpoint { url = "u" } oops = true }')
+    ok = subprocess.run([sys.executable, str(STANDIN), "validate", str(good)],
+                        capture_output=True, text=True, check=False)
+    assert ok.returncode == 0, ok.stderr
+    failed = subprocess.run([sys.executable, str(STANDIN), "validate", str(bad)],
+                            capture_output=True, text=True, check=False)
+    assert failed.returncode == 1
+    assert failed.stderr.startswith(f"Error: {bad}:1:")
+    flag = subprocess.run([sys.executable, str(STANDIN), "validate", "--no-such-flag", str(good)],
+                          capture_output=True, text=True, check=False)
+    assert flag.returncode != 0
