@@ -31,9 +31,16 @@ class PlayResult:
 
 
 def run_playbook(
-    playbook: str, extra_vars: dict[str, object] | None = None, check: bool = False
+    playbook: str,
+    extra_vars: dict[str, object] | None = None,
+    check: bool = False,
+    verbosity: int = 0,
 ) -> PlayResult:
-    """Run a playbook of the current scenario against Molecule's inventory."""
+    """Run a playbook of the current scenario against Molecule's inventory.
+
+    `verbosity` adds -v flags: module arguments and results show from -vv on, which is
+    where a secret that is not no_log would leak.
+    """
     scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
     ephemeral = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
     env = dict(os.environ)
@@ -48,6 +55,8 @@ def run_playbook(
         cmd += ["-e", json.dumps(extra_vars)]
     if check:
         cmd += ["--check", "--diff"]
+    if verbosity:
+        cmd.append("-" + "v" * verbosity)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=scenario, check=False)
     output = proc.stdout + proc.stderr
     changed = sum(int(n) for n in re.findall(r"\bchanged=(\d+)", output))

@@ -50,6 +50,41 @@ def test_unrelated_run_changes_and_restarts_nothing(root):
     assert {name: container_identity(root, name) for name in (A, B)} == before
 
 
+def test_secrets_generated_once_on_the_host_and_never_shown(root):
+    tokens = {}
+    for name in ("a", "b"):
+        token = root.file(f"/etc/lgtm/testsvc-{name}/secrets/token")
+        assert (token.user, token.group, token.mode) == ("root", "root", 0o600)
+        tokens[name] = token.content_string
+        assert len(tokens[name]) == 32 and tokens[name].isalnum()
+    assert tokens["a"] != tokens["b"]
+    before = {name: container_identity(root, name) for name in (A, B)}
+    result = run_playbook("converge.yml", verbosity=2)
+    result.assert_ok()
+    assert result.changed == 0
+    assert not [t for t in tokens.values() if t in result.output]
+    assert root.file("/etc/lgtm/testsvc-a/secrets/token").content_string == tokens["a"]
+    assert {name: container_identity(root, name) for name in (A, B)} == before
+
+
+def test_given_secret_replaces_the_generated_one_and_restarts_only_its_user(root):
+    before = {name: container_identity(root, name) for name in (A, B)}
+    given = "operator-chosen-token-0123456789"
+    result = run_playbook("converge.yml", {"testsvc_a_token": given}, verbosity=2)
+    result.assert_ok()
+    assert result.changed > 0
+    assert given not in result.output
+    assert root.file("/etc/lgtm/testsvc-a/secrets/token").content_string == given
+    after = {name: container_identity(root, name) for name in (A, B)}
+    assert after[A] != before[A], "a's secret changed: a must restart"
+    assert after[B] == before[B]
+    # Given once, kept: a later run without the variable leaves it alone.
+    again = run_playbook("converge.yml")
+    again.assert_ok()
+    assert again.changed == 0
+    assert root.file("/etc/lgtm/testsvc-a/secrets/token").content_string == given
+
+
 def test_config_change_restarts_only_its_service(root):
     before = {name: container_identity(root, name) for name in (A, B)}
     result = run_playbook("converge.yml", {"testsvc_message": "lgtm test page v2"})

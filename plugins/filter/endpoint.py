@@ -1,0 +1,150 @@
+# Copyright: lgtm.stack contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Where a service of the stack runs, seen from one host, derived from the inventory.
+
+Groups `lgtm_<service>` say which hosts run a service. A consumer on the same host
+reaches it by its container name on the `lgtm` network and its container port; a
+consumer elsewhere needs the other host's listen address and published port. A
+backend published only on loopback cannot be reached from another host: that is a
+wiring mistake to report, not a URL to hand out.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+
+@dataclass(frozen=True)
+class Port:
+    variable: str
+    default: int
+    # None: the container listens on the same port as the host publishes.
+    container_port: int | None = None
+    grpc: bool = False
+
+
+@dataclass(frozen=True)
+class Service:
+    container: str
+    ports: Mapping[str, Port]
+
+
+SERVICES: Mapping[str, Service] = {
+    "loki": Service("lgtm-loki", {"http": Port("loki_http_port", 3100)}),
+    "tempo": Service("lgtm-tempo", {
+        "http": Port("tempo_http_port", 3200),
+        "otlp_grpc": Port("tempo_otlp_grpc_port", 4317, grpc=True),
+        "otlp_http": Port("tempo_otlp_http_port", 4318),
+    }),
+    "mimir": Service("lgtm-mimir", {"http": Port("mimir_http_port", 9009)}),
+    "prometheus": Service("lgtm-prometheus", {"http": Port("prometheus_http_port", 9090, 9090)}),
+    "grafana": Service("lgtm-grafana", {"http": Port("grafana_http_port", 3000, 3000)}),
+    "alloy": Service("lgtm-alloy", {
+        "http": Port("alloy_http_port", 12345, 12345),
+        "otlp_grpc": Port("alloy_otlp_grpc_port", 4317, 4317, grpc=True),
+        "otlp_http": Port("alloy_otlp_http_port", 4318, 4318),
+        "faro": Port("alloy_faro_port", 12347, 12347),
+    }),
+    "glitchtip": Service("lgtm-glitchtip-web", {"http": Port("glitchtip_http_port", 8200, 8000)}),
+}
+
+METRICS_BACKENDS = ("mimir", "prometheus")
+
+
+def _members(groups: Mapping[str, Any], service: str) -> list[str]:
+    members = groups.get(f"lgtm_{service}") or []
+    return [str(name) for name in members]
+
+
+def _host_vars(hostvars: Mapping[str, Any], host: str) -> Mapping[str, Any]:
+    try:
+        return hostvars[host]
+    except KeyError:
+        message = f"host {host!r} is in a lgtm_* group but not in hostvars"
+        raise AnsibleFilterError(message) from None
+
+
+def _int_port(value: Any, variable: str, host: str) -> int:
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        message = f"{variable} on {host!r} must be a port number, got {value!r}"
+        raise AnsibleFilterError(message) from None
+    if not 1 <= port <= 65535:
+        raise AnsibleFilterError(f"{variable} on {host!r} must be between 1 and 65535, got {port}")
+    return port
+
+
+def _remote_address(service: str, backend: str, backend_vars: Mapping[str, Any],
+                    consumer: str) -> str:
+    variable = f"{service}_listen_address"
+    if variable in backend_vars:
+        raw = backend_vars[variable]
+    else:
+        variable = "lgtm_listen_address"
+        raw = backend_vars.get(variable, "127.0.0.1")
+    try:
+        address = ipaddress.ip_address(str(raw).strip("[]"))
+    except ValueError:
+        message = f"{variable} on {backend!r} is not an IP address: {raw!r}"
+        raise AnsibleFilterError(message) from None
+    if address.is_loopback:
+        raise AnsibleFilterError(
+            f"{service} runs on {backend!r} but is published only on {address} ({variable}), which "
+            f"{consumer!r} cannot reach: set {variable} for {backend!r} to an address {consumer!r} "
+            f"can connect to (for example its private or VPN interface)")
+    if address.is_unspecified:
+        # Published on every interface: connect to whatever the inventory connects to.
+        return str(backend_vars.get("ansible_host") or backend)
+    return f"[{address}]" if address.version == 6 else str(address)
+
+
+def endpoint(hostvars: Mapping[str, Any], service: str, groups: Mapping[str, Any],
+             inventory_hostname: str, port: str = "http") -> str:
+    """URL (or host:port for gRPC) at which `inventory_hostname` reaches `service`, or ""."""
+    if service not in SERVICES:
+        known_names = ", ".join(sorted(SERVICES))
+        raise AnsibleFilterError(f"unknown service {service!r}; known: {known_names}")
+    known = SERVICES[service]
+    if port not in known.ports:
+        raise AnsibleFilterError(
+            f"{service} has no port {port!r}; it has: {', '.join(sorted(known.ports))}")
+    spec = known.ports[port]
+    members = _members(groups, service)
+    if not members:
+        return ""
+    if inventory_hostname in members:
+        own_vars = _host_vars(hostvars, inventory_hostname)
+        number = spec.container_port or _int_port(
+            own_vars.get(spec.variable, spec.default), spec.variable, inventory_hostname)
+        address = known.container
+    else:
+        backend = members[0]
+        backend_vars = _host_vars(hostvars, backend)
+        number = _int_port(backend_vars.get(spec.variable, spec.default), spec.variable, backend)
+        address = _remote_address(service, backend, backend_vars, inventory_hostname)
+    return f"{address}:{number}" if spec.grpc else f"http://{address}:{number}"
+
+
+def metrics_backend(groups: Mapping[str, Any], override: Any = "") -> str:
+    """The metrics store consumers write to and query: Mimir when present, else Prometheus."""
+    if override:
+        if override not in METRICS_BACKENDS:
+            raise AnsibleFilterError(
+                f"lgtm_metrics_backend must be one of {', '.join(METRICS_BACKENDS)} or empty, "
+                f"got {override!r}")
+        return str(override)
+    for candidate in METRICS_BACKENDS:
+        if _members(groups, candidate):
+            return candidate
+    return ""
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {"endpoint": endpoint, "metrics_backend": metrics_backend}

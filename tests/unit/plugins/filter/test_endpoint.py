@@ -1,0 +1,85 @@
+"""Wiring derived from the inventory: same host, other host, absent, and the loopback trap."""
+
+import pytest
+from ansible.errors import AnsibleFilterError
+from ansible_collections.lgtm.stack.plugins.filter.endpoint import endpoint, metrics_backend
+
+GROUPS = {"lgtm_loki": ["store"], "lgtm_tempo": ["store"], "lgtm_alloy": ["store", "app"],
+          "lgtm_glitchtip": ["errors"], "lgtm_grafana": []}
+
+
+def hostvars(**per_host):
+    return {"store": {}, "app": {}, "errors": {}, **per_host}
+
+
+def test_same_host_uses_container_name_and_container_port():
+    hv = hostvars(store={"loki_http_port": 3101, "prometheus_http_port": 19090})
+    assert endpoint(hv, "loki", GROUPS, "store") == "http://lgtm-loki:3101"
+    assert endpoint(hv, "tempo", GROUPS, "store", port="otlp_grpc") == "lgtm-tempo:4317"
+    assert endpoint(hv, "alloy", {"lgtm_alloy": ["store"]}, "store", port="faro") == "http://lgtm-alloy:12347"
+
+
+def test_published_port_differs_from_container_port():
+    hv = hostvars(errors={"glitchtip_http_port": 8300})
+    assert endpoint(hv, "glitchtip", GROUPS, "errors") == "http://lgtm-glitchtip-web:8000"
+    hv["errors"]["lgtm_listen_address"] = "10.8.0.3"
+    assert endpoint(hv, "glitchtip", GROUPS, "app") == "http://10.8.0.3:8300"
+
+
+def test_other_host_uses_its_listen_address_and_published_port():
+    hv = hostvars(store={"lgtm_listen_address": "10.8.0.2", "tempo_otlp_http_port": 14318})
+    assert endpoint(hv, "loki", GROUPS, "app") == "http://10.8.0.2:3100"
+    assert endpoint(hv, "tempo", GROUPS, "app", port="otlp_http") == "http://10.8.0.2:14318"
+    hv["store"]["loki_listen_address"] = "fd00::2"
+    assert endpoint(hv, "loki", GROUPS, "app") == "http://[fd00::2]:3100"
+
+
+def test_wildcard_listen_address_connects_to_the_inventory_address():
+    hv = hostvars(store={"lgtm_listen_address": "0.0.0.0", "ansible_host": "192.0.2.7"})
+    assert endpoint(hv, "loki", GROUPS, "app") == "http://192.0.2.7:3100"
+
+
+@pytest.mark.parametrize("store_vars", [
+    {}, {"lgtm_listen_address": "127.0.0.1"},
+    {"lgtm_listen_address": "10.8.0.2", "loki_listen_address": "::1"},
+])
+def test_loopback_on_another_host_fails_naming_the_variable(store_vars):
+    with pytest.raises(AnsibleFilterError, match="listen_address") as failure:
+        endpoint(hostvars(store=store_vars), "loki", GROUPS, "app")
+    assert "'store'" in str(failure.value)
+    assert "'app'" in str(failure.value)
+
+
+def test_absent_service_is_empty():
+    assert endpoint(hostvars(), "grafana", GROUPS, "store") == ""
+    assert endpoint(hostvars(), "mimir", GROUPS, "store") == ""
+
+
+@pytest.mark.parametrize(("service", "port", "message"), [
+    ("jaeger", "http", "unknown service"), ("loki", "otlp_grpc", "has no port"),
+])
+def test_unknown_service_or_port(service, port, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        endpoint(hostvars(), service, GROUPS, "store", port=port)
+
+
+def test_bad_port_value_names_the_variable():
+    with pytest.raises(AnsibleFilterError, match="loki_http_port"):
+        endpoint(hostvars(store={"loki_http_port": "http"}), "loki", GROUPS, "store")
+    with pytest.raises(AnsibleFilterError, match="loki_http_port"):
+        endpoint(hostvars(store={"loki_http_port": 70000}), "loki", GROUPS, "store")
+
+
+@pytest.mark.parametrize(("groups", "override", "expected"), [
+    ({"lgtm_mimir": ["a"], "lgtm_prometheus": ["a"]}, "", "mimir"),
+    ({"lgtm_mimir": [], "lgtm_prometheus": ["a"]}, "", "prometheus"),
+    ({}, "", ""),
+    ({"lgtm_mimir": ["a"], "lgtm_prometheus": ["a"]}, "prometheus", "prometheus"),
+])
+def test_metrics_backend(groups, override, expected):
+    assert metrics_backend(groups, override) == expected
+
+
+def test_metrics_backend_rejects_unknown_override():
+    with pytest.raises(AnsibleFilterError, match="lgtm_metrics_backend"):
+        metrics_backend({}, "victoria")
