@@ -186,7 +186,8 @@ def test_faro_payload_becomes_logfmt_with_meta():
     items = alloy.faro_items({"logs": [{"message": "hi there", "level": "info",
                                         "timestamp": "2026-11-23T00:00:00Z"}]})
     line = alloy.logfmt(items[0] + alloy.faro_meta({"app": {"name": "pwa"}}))
-    assert line == 'timestamp=2026-11-23T00:00:00Z kind=log message="hi there" level=info app_name=pwa'
+    assert line == ('timestamp=2026-11-23T00:00:00Z kind=log message="hi there" level=info '
+                    "app_name=pwa")
 
 
 # --- the program, end to end with recording HTTP endpoints ---
