@@ -172,7 +172,8 @@ def backends() -> Iterator[dict[str, Backend]]:
 
 def write_datasources(grafana: Grafana, backends: dict[str, Backend], **extra: Any) -> None:
     datasources = [
-        {"name": "Mimir", "type": "prometheus", "uid": "lgtm-mimir", "url": backends["prometheus"].url,
+        {"name": "Mimir", "type": "prometheus", "uid": "lgtm-mimir",
+         "url": backends["prometheus"].url,
          "isDefault": True, "jsonData": {"httpMethod": "POST", "exemplarTraceIdDestinations": [
              {"name": "traceID", "datasourceUid": "lgtm-tempo"}]}},
         {"name": "Loki", "type": "loki", "uid": "lgtm-loki", "url": backends["loki"].url,
@@ -265,7 +266,8 @@ def test_users_api_round_trip(grafana: Grafana) -> None:
     assert grafana.request("POST", "/api/admin/users", ADMIN, {
         "login": "operator", "password": "operator-pw"})[0] == 412
     user_id = created["id"]
-    assert grafana.request("PATCH", f"/api/org/users/{user_id}", ADMIN, {"role": "Editor"})[0] == 200
+    patched = grafana.request("PATCH", f"/api/org/users/{user_id}", ADMIN, {"role": "Editor"})
+    assert patched[0] == 200
     roles = {u["login"]: u["role"] for u in grafana.get("/api/org/users", ADMIN)[1]}
     assert roles == {"admin": "Admin", "operator": "Editor"}
     assert grafana.request("PUT", f"/api/users/{user_id}", ADMIN, {"name": "Ops"})[0] == 200
@@ -354,7 +356,8 @@ def test_prune_removes_datasources_no_longer_in_files(
     grafana.stop()
     (grafana.provisioning / "datasources/lgtm.yaml").write_text(json.dumps({
         "apiVersion": 1, "prune": True, "datasources": [
-            {"name": "Tempo", "type": "tempo", "uid": "lgtm-tempo", "url": backends["tempo"].url}]}))
+            {"name": "Tempo", "type": "tempo", "uid": "lgtm-tempo",
+             "url": backends["tempo"].url}]}))
     grafana.start()
     assert [ds["uid"] for ds in grafana.get("/api/datasources", ADMIN)[1]] == ["lgtm-tempo"]
 
@@ -402,7 +405,8 @@ def test_run_sh_turns_file_variables_into_values(tmp_path: Path) -> None:
                                       'echo "args=$*"\n')
     (fake_bin / "grafana").chmod(0o755)
     env = {"PATH": f"{fake_bin}:/usr/bin:/bin", "GF_PATHS_HOME": str(tmp_path),
-           "GF_PATHS_PLUGINS": str(tmp_path / "plugins"), "GF_PATHS_CONFIG": "/etc/grafana/grafana.ini",
+           "GF_PATHS_PLUGINS": str(tmp_path / "plugins"),
+           "GF_PATHS_CONFIG": "/etc/grafana/grafana.ini",
            "GF_SECURITY_ADMIN_PASSWORD__FILE": str(secret)}
     result = subprocess.run(["sh", str(STANDIN_DIR / "run.sh")], env=env, capture_output=True,
                             text=True, check=False)
