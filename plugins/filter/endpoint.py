@@ -104,9 +104,7 @@ def _remote_address(service: str, backend: str, backend_vars: Mapping[str, Any],
     return f"[{address}]" if address.version == 6 else str(address)
 
 
-def endpoint(hostvars: Mapping[str, Any], service: str, groups: Mapping[str, Any],
-             inventory_hostname: str, port: str = "http") -> str:
-    """URL (or host:port for gRPC) at which `inventory_hostname` reaches `service`, or ""."""
+def _check_names(service: str, port: str) -> Port:
     if service not in SERVICES:
         known_names = ", ".join(sorted(SERVICES))
         raise AnsibleFilterError(f"unknown service {service!r}; known: {known_names}")
@@ -114,21 +112,40 @@ def endpoint(hostvars: Mapping[str, Any], service: str, groups: Mapping[str, Any
     if port not in known.ports:
         raise AnsibleFilterError(
             f"{service} has no port {port!r}; it has: {', '.join(sorted(known.ports))}")
-    spec = known.ports[port]
+    return known.ports[port]
+
+
+def _reach(hostvars: Mapping[str, Any], service: str, spec: Port, backend: str,
+           consumer: str) -> str:
+    backend_vars = _host_vars(hostvars, backend)
+    if backend == consumer:
+        number = spec.container_port or _int_port(
+            backend_vars.get(spec.variable, spec.default), spec.variable, backend)
+        address = SERVICES[service].container
+    else:
+        number = _int_port(backend_vars.get(spec.variable, spec.default), spec.variable, backend)
+        address = _remote_address(service, backend, backend_vars, consumer)
+    return f"{address}:{number}" if spec.grpc else f"http://{address}:{number}"
+
+
+def endpoint(hostvars: Mapping[str, Any], service: str, groups: Mapping[str, Any],
+             inventory_hostname: str, port: str = "http") -> str:
+    """URL (or host:port for gRPC) at which `inventory_hostname` reaches `service`, or ""."""
+    spec = _check_names(service, port)
     members = _members(groups, service)
     if not members:
         return ""
-    if inventory_hostname in members:
-        own_vars = _host_vars(hostvars, inventory_hostname)
-        number = spec.container_port or _int_port(
-            own_vars.get(spec.variable, spec.default), spec.variable, inventory_hostname)
-        address = known.container
-    else:
-        backend = members[0]
-        backend_vars = _host_vars(hostvars, backend)
-        number = _int_port(backend_vars.get(spec.variable, spec.default), spec.variable, backend)
-        address = _remote_address(service, backend, backend_vars, inventory_hostname)
-    return f"{address}:{number}" if spec.grpc else f"http://{address}:{number}"
+    # Its own instance when it runs one, else the first host of the group.
+    backend = inventory_hostname if inventory_hostname in members else members[0]
+    return _reach(hostvars, service, spec, backend, inventory_hostname)
+
+
+def endpoints(hostvars: Mapping[str, Any], service: str, groups: Mapping[str, Any],
+              inventory_hostname: str, port: str = "http") -> list[dict[str, str]]:
+    """Every instance of `service`, as [{host, url}], seen from `inventory_hostname`."""
+    spec = _check_names(service, port)
+    return [{"host": backend, "url": _reach(hostvars, service, spec, backend, inventory_hostname)}
+            for backend in _members(groups, service)]
 
 
 def metrics_backend(groups: Mapping[str, Any], override: Any = "") -> str:
@@ -147,4 +164,4 @@ def metrics_backend(groups: Mapping[str, Any], override: Any = "") -> str:
 
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"endpoint": endpoint, "metrics_backend": metrics_backend}
+        return {"endpoint": endpoint, "endpoints": endpoints, "metrics_backend": metrics_backend}

@@ -2,7 +2,11 @@
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from ansible_collections.lgtm.stack.plugins.filter.endpoint import endpoint, metrics_backend
+from ansible_collections.lgtm.stack.plugins.filter.endpoint import (
+    endpoint,
+    endpoints,
+    metrics_backend,
+)
 
 GROUPS = {"lgtm_loki": ["store"], "lgtm_tempo": ["store"], "lgtm_alloy": ["store", "app"],
           "lgtm_glitchtip": ["errors"], "lgtm_grafana": []}
@@ -83,3 +87,14 @@ def test_metrics_backend(groups, override, expected):
 def test_metrics_backend_rejects_unknown_override():
     with pytest.raises(AnsibleFilterError, match="lgtm_metrics_backend"):
         metrics_backend({}, "victoria")
+
+
+def test_endpoints_lists_every_instance_from_the_consumer():
+    hv = hostvars(app={"lgtm_listen_address": "10.8.0.5"})
+    assert endpoints(hv, "alloy", GROUPS, "store") == [
+        {"host": "store", "url": "http://lgtm-alloy:12345"},
+        {"host": "app", "url": "http://10.8.0.5:12345"},
+    ]
+    assert endpoints(hv, "grafana", GROUPS, "store") == []
+    with pytest.raises(AnsibleFilterError, match="lgtm_listen_address"):
+        endpoints(hostvars(), "alloy", GROUPS, "store")
