@@ -304,3 +304,91 @@ def test_validate_exit_codes(tmp_path):
     flag = subprocess.run([sys.executable, str(STANDIN), "validate", "--no-such-flag", str(good)],
                           capture_output=True, text=True, check=False)
     assert flag.returncode != 0
+
+
+# --- the role's template, rendered as the role does, validated by the stand-in ---
+
+ROLE = REPO / "roles/alloy"
+
+
+def render_role_config(**overrides: Any) -> str:
+    """roles/alloy/templates/config.alloy.j2 with the role's defaults and the
+    destinations vars/main.yml would derive from the inventory given explicitly."""
+    import yaml
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+
+    variables = yaml.safe_load((ROLE / "defaults/main.yml").read_text())
+    variables.update(
+        ansible_managed="Ansible managed",
+        alloy_loki_url_resolved="http://lgtm-loki:3100",
+        alloy_loki_push_url="http://lgtm-loki:3100/loki/api/v1/push",
+        alloy_tempo_endpoint_resolved="http://lgtm-tempo:4318",
+        alloy_remote_write_target="http://lgtm-mimir:9009/api/v1/push",
+        alloy_metrics_backend="mimir",
+    )
+    variables.update(overrides)
+    templar = Templar(loader=DataLoader(), variables=variables)
+    text = (ROLE / "templates/config.alloy.j2").read_text()
+    return str(templar.template(trust_as_template(text)))
+
+
+def component_ids(text: str) -> set[str]:
+    return {item.id for item in alloy.parse(text) if isinstance(item, alloy.Block)}
+
+
+def test_role_config_with_every_backend_validates():
+    text = render_role_config()
+    assert errors_of(text) == []
+    assert {"loki.source.journal.journal", "otelcol.exporter.otlphttp.tempo",
+            "otelcol.exporter.otlphttp.loki", "faro.receiver.default",
+            "prometheus.exporter.unix.host",
+            "prometheus.remote_write.default"} <= component_ids(text)
+
+
+def test_role_config_without_tempo_drops_traces():
+    text = render_role_config(alloy_tempo_endpoint_resolved="")
+    assert errors_of(text) == []
+    assert "otelcol.exporter.otlphttp.tempo" not in component_ids(text)
+    batch = next(item for item in alloy.parse(text)
+                 if isinstance(item, alloy.Block) and item.id == "otelcol.processor.batch.default")
+    output = batch.blocks("output")[0].attrs()
+    assert output["traces"].expr.kind == "list" and output["traces"].expr.items == []
+    assert output["logs"].expr.items, "logs still go to Loki"
+
+
+def test_role_config_without_any_backend_keeps_only_receivers():
+    text = render_role_config(alloy_loki_url_resolved="", alloy_loki_push_url="",
+                              alloy_tempo_endpoint_resolved="", alloy_remote_write_target="")
+    assert errors_of(text) == []
+    assert component_ids(text) == {"logging", "otelcol.receiver.otlp.default",
+                                   "otelcol.processor.memory_limiter.default",
+                                   "otelcol.processor.batch.default"}
+
+
+def test_role_config_extra_is_appended_and_validated():
+    good = render_role_config(alloy_config_extra='prometheus.exporter.self "extra" { }')
+    assert errors_of(good) == []
+    assert "prometheus.exporter.self.extra" in component_ids(good)
+    bad = render_role_config(alloy_config_extra='no.such.component "x" { }')
+    assert any("no.such.component" in error for error in errors_of(bad))
+
+
+def test_role_journal_allowlist_keeps_exactly_the_listed_units():
+    text = render_role_config(alloy_journal_units=["web@1-a.service", "podman-app.service"],
+                              alloy_journal_app_labels={"podman-app.service": "app"})
+    assert errors_of(text) == []
+    relabel_block = next(item for item in alloy.parse(text) if isinstance(item, alloy.Block)
+                         and item.id == "loki.relabel.journal")
+    rules = [{attr.name: alloy.evaluate(attr.expr, alloy.Scope({}))
+              for attr in rule.attrs().values()} for rule in relabel_block.blocks("rule")]
+
+    def labels_of(unit: str) -> dict[str, str] | None:
+        return alloy.relabel({"__journal__systemd_unit": unit, "__journal__hostname": "h1"}, rules)
+
+    assert labels_of("web@1-a.service") == {
+        "__journal__systemd_unit": "web@1-a.service", "__journal__hostname": "h1",
+        "service_unit": "web@1-a.service", "app": "web@1-a", "host": "h1"}
+    assert labels_of("podman-app.service")["app"] == "app"
+    assert labels_of("webX1-a.service") is None, "dots and dashes are matched literally"
+    assert labels_of("sshd.service") is None

@@ -1055,7 +1055,9 @@ class LokiSourceJournal(Component):
         if args.get("format_as_json"):
             line = json.dumps({k: v for k, v in record.items() if not k.startswith("__")})
         else:
-            message = record.get("MESSAGE", "")
+            if "MESSAGE" not in record:
+                return  # upstream drops entries without a MESSAGE field
+            message = record["MESSAGE"]
             line = bytes(message).decode(errors="replace") if isinstance(message, list) \
                 else str(message)
         ts_us = int(record.get("__REALTIME_TIMESTAMP", time.time() * 1e6))
