@@ -198,6 +198,21 @@ def test_faro_payload_from_faro_core_lands_with_source_label(faro_port, loki_por
     assert f'message="faro {RUN_ID}"' in line and "kind=log" in line
 
 
+def test_changed_variable_restarts_alloy_only(root, alloy_port):
+    others = {name: container_identity(root, name) for name in ("lgtm-loki", "lgtm-tempo",
+                                                                 "lgtm-mimir")}
+    before = container_identity(root, CONTAINER)
+    result = run_playbook("converge.yml", {"alloy_scrape_interval": "30s"})
+    result.assert_ok()
+    assert container_identity(root, CONTAINER) != before
+    assert {name: container_identity(root, name) for name in others} == others
+    assert 'scrape_interval = "30s"' in root.file(CONFIG).content_string
+    assert get(alloy_port, "/-/ready")[0] == 200
+    again = run_playbook("converge.yml", {"alloy_scrape_interval": "30s"})
+    again.assert_ok()
+    assert again.changed == 0
+
+
 def test_invalid_config_extra_fails_and_leaves_alloy(root, alloy_port):
     good = root.file(CONFIG).content_string
     before = container_identity(root, CONTAINER)
