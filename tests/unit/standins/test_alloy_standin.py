@@ -392,3 +392,57 @@ def test_role_journal_allowlist_keeps_exactly_the_listed_units():
     assert labels_of("podman-app.service")["app"] == "app"
     assert labels_of("webX1-a.service") is None, "dots and dashes are matched literally"
     assert labels_of("sshd.service") is None
+
+
+def test_otlp_metrics_from_the_sdk_become_prometheus_samples():
+    from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.resources import Resource
+
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(resource=Resource.create({"service.name": "shop"}),
+                             metric_readers=[reader])
+    meter = provider.get_meter("lgtm.test")
+    meter.create_counter("http.requests").add(3, {"route": "/cart"})
+    meter.create_histogram("latency", unit="s").record(0.2)
+    body = encode_metrics(reader.get_metrics_data()).SerializeToString()
+    provider.shutdown()
+    samples = alloy.otlp_metrics_to_samples(
+        alloy.OtelPayload("metrics", body, "application/x-protobuf"))
+    by_name = {labels["__name__"]: (labels, value) for labels, value, _ts in samples
+               if labels.get("le") in (None, "+Inf")}
+    labels, value = by_name["http_requests_total"]
+    assert (labels["route"], labels["job"], value) == ("/cart", "shop", 3.0)
+    assert by_name["latency_count"][1] == 1.0
+    assert by_name["latency_bucket"][1] == 1.0
+    assert by_name["latency_sum"][1] == pytest.approx(0.2)
+
+
+def test_journal_records_become_labelled_entries_as_upstream_builds_them(tmp_path, monkeypatch):
+    config = """
+loki.relabel "journal" {
+  forward_to = []
+  rule {
+    source_labels = ["__journal__systemd_unit"]
+    target_label  = "service_unit"
+  }
+}
+loki.source.journal "j" {
+  relabel_rules = loki.relabel.journal.rules
+  forward_to    = []
+  labels        = { extra = "x" }
+}
+"""
+    runtime = alloy.Runtime(alloy.parse(config), SCHEMA, tmp_path, "127.0.0.1:12345")
+    sent: list[Any] = []
+    monkeypatch.setattr(alloy, "forward_logs", lambda targets, entry: sent.append(entry))
+    journal = runtime.components["loki.source.journal.j"]
+    journal.handle({"MESSAGE": "hello", "_SYSTEMD_UNIT": "a.service", "PRIORITY": "3",
+                    "__REALTIME_TIMESTAMP": "1700000000000001", "__CURSOR": "c"})
+    journal.handle({"_SYSTEMD_UNIT": "a.service"})  # no MESSAGE: dropped as upstream does
+    assert len(sent) == 1
+    entry = sent[0]
+    assert entry.labels == {"service_unit": "a.service", "extra": "x",
+                            "job": "loki.source.journal.j"}
+    assert (entry.line, entry.ts_ns) == ("hello", 1_700_000_000_000_001_000)
