@@ -133,7 +133,7 @@ def test_datasources_are_cross_linked(root, grafana_port):
     tempo = json_data("lgtm-tempo")
     assert tempo["tracesToLogsV2"]["datasourceUid"] == "lgtm-loki"
     assert tempo["tracesToMetrics"]["datasourceUid"] == "lgtm-mimir"
-    assert "{${__tags}}" in tempo["tracesToMetrics"]["queries"][0]["query"]
+    assert "{$__tags}" in tempo["tracesToMetrics"]["queries"][0]["query"]
     assert tempo["serviceMap"]["datasourceUid"] == "lgtm-mimir"
     assert tempo["nodeGraph"]["enabled"] is True
     assert tempo["lokiSearch"]["datasourceUid"] == "lgtm-loki"
@@ -147,7 +147,7 @@ def test_backends_answer_through_the_datasource_proxy(root, grafana_port):
                         admin(root))
     assert (status, body["status"]) == (200, "success")
     status, body = call(grafana_port, "/api/datasources/proxy/uid/lgtm-tempo/api/echo", admin(root))
-    assert (status, body) == (200, b"echo")
+    assert (status, body.strip()) == (200, b"echo")
 
 
 def test_operator_user_exists_with_its_role_and_password(root, grafana_port):
