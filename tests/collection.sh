@@ -23,10 +23,14 @@ printf "[defaults]\n" > ansible.cfg
 export ANSIBLE_COLLECTIONS_PATH=$work/installed ANSIBLE_CONFIG=$work/ansible.cfg
 printf 'all:\n  children:\n    lgtm:\n      hosts:\n        host1:\n' > inventory.yml
 ansible-playbook -i inventory.yml lgtm.stack.site --syntax-check
-for module in wait_ready quadlet_unit quadlet_reconcile; do
-  ansible-doc -t module "lgtm.stack.$module" >/dev/null
+# Every plugin and role the checkout has must resolve, documented, from the tarball.
+for module in "$root"/plugins/modules/*.py; do
+  ansible-doc -t module "lgtm.stack.$(basename "$module" .py)" >/dev/null
 done
-for role in network quadlet; do
-  ansible-doc -t role "lgtm.stack.$role" >/dev/null
+for filter in "$root"/plugins/filter/*.yml; do
+  ansible-doc -t filter "lgtm.stack.$(basename "$filter" .yml)" >/dev/null
 done
-echo "installed collection resolves lgtm.stack.site, its modules and roles"
+for role in "$root"/roles/*/; do
+  ansible-doc -t role "lgtm.stack.$(basename "$role")" >/dev/null
+done
+echo "installed collection resolves lgtm.stack.site, its modules, filters and roles"
