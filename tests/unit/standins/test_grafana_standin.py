@@ -44,6 +44,7 @@ class Backend:
     def __init__(self, kind: str, healthy: bool = True) -> None:
         self.kind = kind
         self.healthy = healthy
+        self.loki_value = "2"
         self.requests: list[tuple[str, str, bytes]] = []
         backend = self
 
@@ -60,9 +61,14 @@ class Backend:
                     payload, status = b"not ready", 503
                 elif backend.kind == "tempo" and path == "/api/echo":
                     payload, status = b"echo", 200
+                elif path == "/loki/api/v1/query":
+                    payload = json.dumps({"status": "success", "data": {
+                        "resultType": "vector",
+                        "result": [{"metric": {}, "value": [4, backend.loki_value]}]}}).encode()
+                    status = 200
                 elif path.endswith("/api/v1/query"):
                     payload = json.dumps({"status": "success", "data": {
-                        "resultType": "scalar", "result": [0, "2"]}}).encode()
+                        "resultType": "scalar", "result": [4, "2"]}}).encode()
                     status = 200
                 else:
                     payload, status = b"404 page not found", 404
@@ -299,6 +305,7 @@ def test_provisioned_datasources_health_calls_the_backends(
     loki_query = urllib.parse.urlsplit(backends["loki"].requests[-1][1])
     assert loki_query.path == "/loki/api/v1/query"
     assert urllib.parse.parse_qs(loki_query.query)["query"] == ["vector(1)+vector(1)"]
+    assert urllib.parse.parse_qs(body.decode())["time"] == ["4"], "the end of the range 1s..4s"
     assert backends["tempo"].requests[-1][1] == "/api/echo"
 
 
@@ -309,6 +316,15 @@ def test_unhealthy_backend_reports_error(grafana: Grafana, backends: dict[str, B
     status, body = grafana.get("/api/datasources/uid/lgtm-loki/health", ADMIN)
     assert (status, body["status"]) == (400, "ERROR")
     assert "503" in body["message"]
+
+
+def test_a_wrong_answer_is_unhealthy(grafana: Grafana, backends: dict[str, Backend]) -> None:
+    write_datasources(grafana, backends)
+    backends["loki"].loki_value = "3"
+    grafana.start({"GF_SECURITY_ADMIN_PASSWORD": "first-password"})
+    status, body = grafana.get("/api/datasources/uid/lgtm-loki/health", ADMIN)
+    assert (status, body["status"]) == (400, "ERROR")
+    assert body["message"].endswith("invalid response")
 
 
 def test_a_link_to_a_missing_datasource_is_unhealthy(
