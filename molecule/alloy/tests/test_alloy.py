@@ -202,13 +202,13 @@ def test_changed_variable_restarts_alloy_only(root, alloy_port):
     others = {name: container_identity(root, name) for name in ("lgtm-loki", "lgtm-tempo",
                                                                  "lgtm-mimir")}
     before = container_identity(root, CONTAINER)
-    result = run_playbook("converge.yml", {"alloy_scrape_interval": "30s"})
+    result = run_playbook("alloy.yml", {"alloy_scrape_interval": "30s"})
     result.assert_ok()
     assert container_identity(root, CONTAINER) != before
     assert {name: container_identity(root, name) for name in others} == others
     assert 'scrape_interval = "30s"' in root.file(CONFIG).content_string
     assert get(alloy_port, "/-/ready")[0] == 200
-    again = run_playbook("converge.yml", {"alloy_scrape_interval": "30s"})
+    again = run_playbook("alloy.yml", {"alloy_scrape_interval": "30s"})
     again.assert_ok()
     assert again.changed == 0
 
@@ -216,7 +216,7 @@ def test_changed_variable_restarts_alloy_only(root, alloy_port):
 def test_invalid_config_extra_fails_and_leaves_alloy(root, alloy_port):
     good = root.file(CONFIG).content_string
     before = container_identity(root, CONTAINER)
-    result = run_playbook("converge.yml", {"alloy_config_extra": 'no.such.component "x" { }'})
+    result = run_playbook("alloy.yml", {"alloy_config_extra": 'no.such.component "x" { }'})
     assert result.rc != 0
     assert "no.such.component" in result.output, "Alloy's own message is shown"
     assert root.file(CONFIG).content_string == good
@@ -235,7 +235,7 @@ def test_invalid_config_extra_fails_and_leaves_alloy(root, alloy_port):
 )
 def test_bad_input_fails_before_any_change_naming_the_variable(root, bad, named):
     before = container_identity(root, CONTAINER)
-    result = run_playbook("converge.yml", bad)
+    result = run_playbook("alloy.yml", bad)
     assert result.rc != 0
     assert named in result.output
     assert container_identity(root, CONTAINER) == before

@@ -446,3 +446,56 @@ loki.source.journal "j" {
     assert entry.labels == {"service_unit": "a.service", "extra": "x",
                             "job": "loki.source.journal.j"}
     assert (entry.line, entry.ts_ns) == ("hello", 1_700_000_000_000_001_000)
+
+
+# --- upstream's own examples (examples.json, from the components' `## Example` sections) ---
+
+EXAMPLES = json.loads((STANDIN.parent / "examples.json").read_text())
+ROLE_COMPONENTS = [
+    "loki.source.journal", "loki.relabel", "loki.write", "otelcol.receiver.otlp",
+    "otelcol.processor.memory_limiter", "otelcol.processor.batch", "otelcol.exporter.otlp",
+    "otelcol.exporter.otlphttp", "otelcol.exporter.prometheus", "prometheus.remote_write",
+    "faro.receiver", "prometheus.exporter.unix", "prometheus.exporter.self", "prometheus.scrape",
+]
+# Upstream examples that upstream's own Alloy rejects too: prometheus.scrape's kubelet
+# example leaves out the required `targets` and `forward_to`.
+UPSTREAM_DOC_ERRORS = {("prometheus.scrape", "missing required attribute 'forward_to'"),
+                       ("prometheus.scrape", "missing required attribute 'targets'")}
+
+
+def example_errors(text: str) -> list[str]:
+    """Validation errors of one snippet; snippets reference components they do not
+    declare, which a whole config would."""
+    try:
+        items = alloy.parse(text)
+    except alloy.AlloyError as error:
+        return [error.message]
+    return [error.message for error in alloy.validate(items, SCHEMA, "experimental", True)
+            if "does not exist or is out of scope" not in error.message]
+
+
+def test_most_components_the_role_uses_have_upstream_examples():
+    assert EXAMPLES["source"]["ref"] == SCHEMA["source"]["ref"]
+    without = [name for name in ROLE_COMPONENTS if name not in EXAMPLES["examples"]]
+    assert without == ["otelcol.processor.memory_limiter"], "its page has no example section"
+
+
+@pytest.mark.parametrize("component", [name for name in ROLE_COMPONENTS
+                                       if name in EXAMPLES["examples"]])
+def test_upstream_examples_of_the_components_the_role_uses_validate(component):
+    examples = EXAMPLES["examples"][component]
+    for text in examples:
+        errors = [error for error in example_errors(text)
+                  if not any(component == known and reason in error
+                             for known, reason in UPSTREAM_DOC_ERRORS)]
+        assert errors == [], text
+
+
+def test_most_upstream_examples_validate():
+    results = [not example_errors(text) for texts in EXAMPLES["examples"].values()
+               for text in texts]
+    # 286 of 324 at v1.18.1. The rest: upstream doc slips that the real Alloy rejects too
+    # (required arguments left out, components that do not exist such as
+    # `grafana_cloud.stack`, strings where numbers belong) and argument tables the
+    # generator cannot read (attributes documented only in prose); those stay strict.
+    assert len(results) >= 320 and sum(results) >= 280, (sum(results), len(results))

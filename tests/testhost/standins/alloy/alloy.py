@@ -598,9 +598,8 @@ def check_body(items: list[Attr | Block], spec: dict[str, Any], where: str,
             if problem:
                 errors.append(AlloyError(f"{where}.{item.name}: {problem}", item.expr.pos))
         else:
-            if item.label is not None:
-                errors.append(AlloyError(f"block {item.name!r} does not support specifying "
-                                         "labels", item.pos))
+            # Some inner blocks take labels (prometheus.exporter.snmp's `target "name"`);
+            # the reference does not say which, so labels are accepted.
             if item.name not in blocks:
                 if not spec.get("loose_blocks"):
                     errors.append(AlloyError(f"unrecognized block name {item.name!r}", item.pos))
@@ -665,17 +664,44 @@ def validate(items: list[Attr | Block], schema: dict[str, Any], stability: str,
         errors += found
     if errors:
         return errors
-    # References: every component named exists and exports the field used.
+    # References: every component named exists and exports the field used, and every
+    # function is one of the standard library's (values are only known at run time).
     stub = {block_id: _StubComponent(block_id, components.get(block.name, {}))
             for block_id, block in declared.items()}
     scope = Scope(stub)
+    functions = set(schema.get("functions", []))
+    experimental = set(schema.get("experimental_functions", []))
     for block in declared.values():
         for expr in _expressions(block.body):
-            try:
-                evaluate(expr, scope)
-            except AlloyError as error:
-                errors.append(error)
+            for node in _walk(expr):
+                try:
+                    if node.kind == "call":
+                        name = ".".join(node.value.value) if node.value.kind == "ref" else ""
+                        if name not in functions:
+                            raise AlloyError(f"function {name!r} does not exist", node.pos)
+                        if name in experimental and STAGES[stability] > 0:
+                            raise AlloyError(f"{name!r} is at stability level 'experimental', "
+                                             "which is below the minimum allowed stability "
+                                             f"level {stability!r}", node.pos)
+                    elif node.kind == "ref":
+                        scope.resolve(node.value, node.pos)
+                except AlloyError as error:
+                    errors.append(error)
     return errors
+
+
+def _walk(expr: Expr) -> list[Expr]:
+    """The expression's nodes, without the names of called functions."""
+    nodes = [expr]
+    if expr.kind == "object":
+        children = [value for _key, value in expr.items]
+    elif expr.kind == "call":
+        children = list(expr.items)
+    else:
+        children = [item for item in expr.items if isinstance(item, Expr)]
+    for child in children:
+        nodes += _walk(child)
+    return nodes
 
 
 class _StubComponent:

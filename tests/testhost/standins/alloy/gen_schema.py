@@ -13,9 +13,11 @@ pinned version does not document is rejected, and a required one that is missing
     gen_schema.py --git-dir /work/.mirror/grafana+alloy/repo --ref v1.18.1 [--out schema.json]
 
 reads the documentation straight out of a git mirror of grafana/alloy (Apache-2.0) at the
-tag and writes schema.json next to this script. Components whose documentation has no
-parseable table keep `"loose": true` for the part that could not be read (the stand-in
-then accepts anything there rather than invent rules).
+tag and writes schema.json next to this script, with the stdlib's function names
+(docs/sources/reference/stdlib), and examples.json: upstream's own example configs from
+the components' `## Example` sections, which the stand-in's tests validate. Components
+whose documentation has no parseable table keep `"loose_*": true` for the part that could
+not be read (the stand-in then accepts anything there rather than invent rules).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 COMPONENTS = "docs/sources/reference/components"
 CONFIG_BLOCKS = "docs/sources/reference/config-blocks"
+STDLIB = "docs/sources/reference/stdlib"
+STDLIB_GO = "syntax/internal/stdlib/stdlib.go"
 SHARED = "docs/sources/shared"
 
 SHARED_RE = re.compile(r'\{\{<\s*docs/shared\s+lookup="([^"]+)".*?>\}\}')
@@ -156,8 +160,11 @@ def sections(body: str) -> list[tuple[int, str, str]]:
     heads = []
     in_code = False
     for number, line in enumerate(lines):
-        if line.startswith("```"):
-            in_code = not in_code
+        # CommonMark: a fence with an info string opens a block but never closes one
+        # (faro.receiver.md has a block opened twice).
+        fence = line.strip()
+        if fence.startswith("```"):
+            in_code = not in_code or fence.strip("`") != ""
         match = None if in_code else HEADING_RE.match(line)
         if match:
             heads.append((number, len(match.group(1)), match.group(2)))
@@ -180,6 +187,62 @@ def own_text(text: str) -> str:
             break
         lines.append(line)
     return "\n".join(lines)
+
+
+def find_block(node: dict[str, Any], path: list[str]) -> dict[str, Any] | None:
+    """The block a heading names: by its full path, else the first block of its name."""
+    current: dict[str, Any] | None = node
+    for part in path:
+        current = current["blocks"].get(part) if current else None
+    if current is not None:
+        return current
+    for child in node["blocks"].values():
+        if path and path[-1] in child["blocks"]:
+            return child["blocks"][path[-1]]
+        found = find_block(child, path[-1:])
+        if found is not None:
+            return found
+    return None
+
+
+def add_block_rows(node: dict[str, Any], text: str, links: dict[str, str],
+                   by_anchor: dict[str, str]) -> bool:
+    """Blocks from a `Block | Description | Required` table, under `node`."""
+    parsed_any = False
+    for header, rows in tables(text):
+        # Argument tables (they have a Type column) sit in the same sections.
+        if not header or header[0] not in ("block", "name", "hierarchy") or "type" in header:
+            continue
+        req_col = header.index("required") if "required" in header else len(header) - 1
+        for row in rows:
+            cell = row[0].replace(".", " > ") if header[0] == "hierarchy" else row[0]
+            parts = [first_code(part) for part in cell.split(">")]
+            if not parts or not all(re.fullmatch(r"[a-z_][a-z0-9_.]*", p) for p in parts):
+                continue
+            ref = re.search(r"\]\[([^\]]+)\]\s*$", cell.strip())
+            inline = re.search(r"\]\(#([^)]+)\)\s*$", cell.strip())
+            anchor = (links.get(ref.group(1).strip("`"), ref.group(1)) if ref
+                      else inline.group(1) if inline else parts[-1])
+            required = len(row) > req_col and row[req_col].strip().lower() == "yes"
+            parent = node
+            for part in parts[:-1]:
+                parent = parent["blocks"].setdefault(
+                    part, {"args": {}, "blocks": {}, "required": False, "loose_args": True})
+            leaf = parent["blocks"].setdefault(parts[-1], {"args": {}, "blocks": {}})
+            leaf["required"] = required
+            section = by_anchor.get(slug(anchor)) or by_anchor.get(slug(parts[-1]))
+            args = argument_table(own_text(section)) if section is not None else None
+            if args is None and section is not None and (
+                    "support any arguments" in section or "configured fully through" in section
+                    or "has no arguments" in section):
+                args = {}
+            if args is None:
+                leaf["loose_args"] = True
+            else:
+                leaf.pop("loose_args", None)
+                leaf["args"] = args
+            parsed_any = True
+    return parsed_any
 
 
 def parse_component(docs: Docs, path: str) -> tuple[str, dict[str, Any]] | None:
@@ -209,43 +272,15 @@ def parse_component(docs: Docs, path: str) -> tuple[str, dict[str, Any]] | None:
     blocks_text = next((text for level, heading, text in all_sections
                         if level == 2 and heading.strip().lower() == "blocks"), None)
     if blocks_text is not None:
-        matches = (LINK_DEF_RE.match(line.strip()) for line in blocks_text.splitlines())
+        matches = (LINK_DEF_RE.match(line.strip()) for line in body.splitlines())
         links = {m.group(1).strip("`"): m.group(2) for m in matches if m}
-        parsed_any = False
-        for header, rows in tables(blocks_text):
-            # Argument tables (they have a Type column) sit in the same section.
-            if not header or header[0] not in ("block", "name", "hierarchy") or "type" in header:
-                continue
-            req_col = header.index("required") if "required" in header else len(header) - 1
-            for row in rows:
-                cell = row[0]
-                if header[0] == "hierarchy":
-                    cell = row[0].replace(".", " > ")
-                parts = [first_code(part) for part in cell.split(">")]
-                if not parts or not all(re.fullmatch(r"[a-z_][a-z0-9_]*", p) for p in parts):
-                    continue
-                anchor_match = re.search(r"\]\[([^\]]+)\]\s*$", cell.strip())
-                anchor = links.get(anchor_match.group(1).strip("`"), anchor_match.group(1)) \
-                    if anchor_match else parts[-1]
-                required = len(row) > req_col and row[req_col].strip().lower() == "yes"
-                node = schema
-                for part in parts[:-1]:
-                    node = node["blocks"].setdefault(
-                        part, {"args": {}, "blocks": {}, "required": False, "loose_args": True})
-                leaf = node["blocks"].setdefault(parts[-1], {"args": {}, "blocks": {}})
-                leaf["required"] = required
-                section = by_anchor.get(slug(anchor)) or by_anchor.get(slug(parts[-1]))
-                args = argument_table(own_text(section)) if section is not None else None
-                if args is None and section is not None and (
-                        "support any arguments" in section or "configured fully through" in section
-                        or "has no arguments" in section):
-                    args = {}
-                if args is None:
-                    leaf["loose_args"] = True
-                else:
-                    leaf.pop("loose_args", None)
-                    leaf["args"] = args
-                parsed_any = True
+        parsed_any = add_block_rows(schema, own_text(blocks_text), links, by_anchor)
+        # A block's own section may list that block's inner blocks in a table of its own
+        # (`openshift` > `tls`): those rows hang under the block the heading names.
+        for _level, heading, text in sections(blocks_text):
+            parent = find_block(schema, [first_code(part) for part in heading.split(">")])
+            if parent is not None:
+                parsed_any |= add_block_rows(parent, own_text(text), links, by_anchor)
         if not parsed_any and "doesn't support any blocks" not in blocks_text \
                 and "does not support any blocks" not in blocks_text:
             schema["loose_blocks"] = True
@@ -276,12 +311,64 @@ def generate(docs: Docs) -> dict[str, Any]:
         parsed = parse_component(docs, path)
         if parsed:
             config_blocks[parsed[0]] = parsed[1]
+    functions: set[str] = set()
+    for path in docs.ls(STDLIB):
+        namespace = Path(path).stem
+        if namespace in ("_index", "constants"):
+            continue
+        _front, body = strip_front_matter(docs.show(path))
+        names = [match.group(1) for match in re.finditer(
+            r"^##\s+`?([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)`?\s*$", body, re.MULTILINE)
+            if not match.group(1).lower().startswith("example")]
+        # One function per page (coalesce, json_path) has no function headings.
+        functions |= {name if "." in name else f"{namespace}.{name}" for name in names} \
+            or {namespace}
+    # The deprecated global names (`env`, `concat`, ...) still work and upstream's own
+    # examples use them; they are only listed in the stdlib's source.
+    source = docs.show(STDLIB_GO)
+    deprecated = re.search(r"DeprecatedIdentifiers = map\[string\]any\{(.*?)\n\}", source,
+                           re.DOTALL)
+    experimental = re.search(r"ExperimentalIdentifiers = map\[string\]bool\{(.*?)\n\}", source,
+                             re.DOTALL)
+    if deprecated:
+        functions |= set(re.findall(r'^\s*"([a-z0-9_]+)":', deprecated.group(1), re.MULTILINE))
     return {
         "source": {"repository": "https://github.com/grafana/alloy", "ref": docs.ref,
-                   "commit": docs.commit(), "paths": [COMPONENTS, CONFIG_BLOCKS, SHARED]},
+                   "commit": docs.commit(),
+                   "paths": [COMPONENTS, CONFIG_BLOCKS, SHARED, STDLIB, STDLIB_GO]},
+        "functions": sorted(functions),
+        "experimental_functions": sorted(re.findall(
+            r'"([a-z0-9_.]+)":\s*true', experimental.group(1))) if experimental else [],
         "components": dict(sorted(components.items())),
         "config_blocks": dict(sorted(config_blocks.items())),
     }
+
+
+def examples(docs: Docs) -> dict[str, Any]:
+    """Every complete example (an `alloy` code block, `<PLACEHOLDERS>` only in strings) in the
+    `## Example` sections of the component reference, for the stand-in's tests."""
+    found: dict[str, list[str]] = {}
+    for path in docs.ls(COMPONENTS):
+        _front, body = strip_front_matter(docs.show(path))
+        collecting = False
+        for level, heading, text in sections(body):
+            if level != 2:
+                continue
+            # Some pages put each example under its own level-2 heading after `## Example`.
+            if heading.lower().startswith("example"):
+                collecting = True
+            elif heading.lower().startswith(("compatible components", "technical details")):
+                collecting = False
+            if not collecting:
+                continue
+            for block in re.findall(r"```alloy\n(.*?)```", text, re.DOTALL):
+                # Placeholders inside strings (`url = "<LOKI_URL>"`) still parse.
+                outside_strings = re.sub(r'"(?:[^"\\]|\\.)*"', '""', block)
+                if not re.search(r"<[A-Z_]+>", outside_strings):
+                    found.setdefault(Path(path).stem, []).append(block)
+    return {"source": {"repository": "https://github.com/grafana/alloy", "ref": docs.ref,
+                       "commit": docs.commit(), "license": "Apache-2.0", "paths": [COMPONENTS]},
+            "examples": dict(sorted(found.items()))}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -292,6 +379,9 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     schema = generate(Docs(options.git_dir, options.ref))
     options.out.write_text(json.dumps(schema, indent=1, sort_keys=False) + "\n")
+    docs = Docs(options.git_dir, options.ref)
+    (options.out.parent / "examples.json").write_text(
+        json.dumps(examples(docs), indent=1) + "\n")
     print(f"{len(schema['components'])} components, {len(schema['config_blocks'])} config blocks "
           f"from {options.ref} -> {options.out}", file=sys.stderr)
     return 0
