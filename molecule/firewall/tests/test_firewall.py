@@ -1,0 +1,101 @@
+"""Only the inventory's consumers reach a service published beyond loopback."""
+
+import os
+import re
+
+import pytest
+import testinfra
+from lgtm_molecule import container_identity, instance, run_playbook
+
+testinfra_hosts = ["lgtm-fw-store"]
+STORE, READER, OUTSIDER = "lgtm-fw-store", "lgtm-fw-reader", "lgtm-fw-outsider"
+
+
+def other(name: str):
+    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
+    return testinfra.get_host(f"ansible://{name}?ansible_inventory={inventory}")
+
+
+def loki_status(client, address: str) -> str:
+    """HTTP status from Loki's /ready as `client` sees it; 000 when no connection is made."""
+    result = client.run(f"curl -s -o /dev/null -m 3 -w '%{{http_code}}' http://{address}:3100/ready")
+    return result.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def store_address() -> str:
+    return str(instance(STORE)["address"])
+
+
+def test_loki_listens_only_on_the_private_address(root, store_address):
+    listening = root.run("ss -Hltn 'sport = :3100' | awk '{print $4}'").stdout.split()
+    assert f"{store_address}:3100" in listening
+    assert not [item for item in listening if item.startswith(("0.0.0.0:", "*:", "[::]:"))]
+
+
+def test_a_consumer_connects(store_address):
+    assert loki_status(other(READER), store_address) == "200"
+
+
+def test_the_store_itself_connects(root, store_address):
+    assert loki_status(root, store_address) == "200"
+
+
+def test_a_host_outside_the_inventory_does_not(store_address):
+    assert loki_status(other(OUTSIDER), store_address) == "000"
+
+
+def test_rules_live_in_their_own_table_hooked_before_dnat(root):
+    table = root.run("nft list table inet lgtm_stack")
+    assert table.rc == 0, table.stderr
+    # nft names priority -150 "mangle"; Podman's DNAT runs at dstnat (-100), after it.
+    assert re.search(r"hook prerouting priority (-150|mangle);", table.stdout), table.stdout
+    assert re.search(r'comment "[0-9a-f]{64}"', table.stdout)
+    unit = root.run("systemctl is-enabled lgtm-firewall.service")
+    assert unit.stdout.strip() == "enabled"
+
+
+def test_only_ssh_is_open_to_the_outsider(root, store_address):
+    """Every port the store listens on, probed from the outsider: only sshd answers."""
+    ports = sorted({int(line.rsplit(":", 1)[1]) for line in
+                    root.run("ss -Hltn | awk '{print $4}'").stdout.split()
+                    if not line.startswith(("127.", "[::1]"))})
+    probe = (
+        "import socket,sys\n"
+        "open_ports=[]\n"
+        "for port in map(int, sys.argv[2:]):\n"
+        "    s=socket.socket(); s.settimeout(2)\n"
+        "    if s.connect_ex((sys.argv[1], port))==0: open_ports.append(port)\n"
+        "    s.close()\n"
+        "print(' '.join(map(str, open_ports)))\n"
+    )
+    outsider = other(OUTSIDER)
+    outsider.run(f"cat > /tmp/probe.py <<'EOF'\n{probe}EOF")
+    result = outsider.run(f"python3 /tmp/probe.py {store_address} {' '.join(map(str, ports))}")
+    assert result.rc == 0, result.stderr
+    assert 3100 in ports
+    assert result.stdout.split() == ["22"]
+
+
+def test_the_hosts_own_tables_are_left_alone(root, store_address):
+    root.run("nft add table inet host_rules && nft add chain inet host_rules input "
+             "'{ type filter hook input priority 0; policy accept; }'")
+    before = container_identity(root, "lgtm-loki")
+    outsider_address = str(instance(OUTSIDER)["address"])
+    result = run_playbook("converge.yml", {"firewall_allowed_clients": [outsider_address]})
+    result.assert_ok()
+    assert result.changed > 0
+    assert root.run("nft list table inet host_rules").rc == 0
+    assert loki_status(other(OUTSIDER), store_address) == "200"
+    assert container_identity(root, "lgtm-loki") == before, "a firewall change restarts no service"
+    # Back to the inventory's consumers only.
+    result = run_playbook("converge.yml")
+    result.assert_ok()
+    assert loki_status(other(OUTSIDER), store_address) == "000"
+    root.run("nft delete table inet host_rules")
+
+
+def test_rules_come_back_at_boot_before_the_network(root):
+    unit = root.file("/etc/systemd/system/lgtm-firewall.service").content_string
+    assert "Before=network-pre.target" in unit
+    assert "WantedBy=sysinit.target" in unit
