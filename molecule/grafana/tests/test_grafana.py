@@ -7,6 +7,7 @@ the health checks still query the real Loki and Tempo over the lgtm network.
 
 import base64
 import json
+import time
 import urllib.error
 import urllib.request
 
@@ -175,6 +176,7 @@ def test_unchanged_run_changes_and_restarts_nothing(root):
 
 
 def test_changed_passwords_really_change_and_never_show(root, grafana_port):
+    """Also adds a user dashboard in the same run: Grafana picks it up without a restart."""
     old_admin = secret(root)
     old_operator = secret(root, OPERATOR_SECRET)
     new_admin = "Rotated-admin-" + old_admin[:10]
@@ -184,6 +186,8 @@ def test_changed_passwords_really_change_and_never_show(root, grafana_port):
         "grafana_admin_password": new_admin,
         "grafana_users": [{"login": "operator", "name": "Operator", "email": "operator@example.org",
                            "role": "Editor", "password": new_operator}],
+        "grafana_dashboards": [{"name": "team-overview", "content": {
+            "uid": "team-overview", "title": "Team overview", "panels": []}}],
     }
     # -vvv shows module arguments and results: where an unprotected secret would leak.
     changed = run_playbook("converge.yml", extra, verbosity=3)
@@ -193,7 +197,14 @@ def test_changed_passwords_really_change_and_never_show(root, grafana_port):
     assert call(grafana_port, "/api/user", ("admin", old_admin))[0] == 401
     assert call(grafana_port, "/api/user", ("operator", new_operator))[0] == 200
     assert secret(root) == new_admin
-    assert container_identity(root, CONTAINER) == before, "a password change needs no restart"
+    assert container_identity(root, CONTAINER) == before, "passwords and dashboards need no restart"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = call(grafana_port, "/api/search?query=team", ("admin", new_admin))[1]
+        if found:
+            break
+        time.sleep(1)
+    assert [d["uid"] for d in found] == ["team-overview"], "the provider rescans its directory"
     again = run_playbook("converge.yml", extra, verbosity=3)
     again.assert_ok()
     assert again.changed == 0, again.output[-4000:]
