@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from lgtm_molecule import image_for
+from lgtm_molecule import image_for, run_playbook
 
 
 @pytest.fixture(scope="module")
@@ -63,3 +63,16 @@ def test_containers_resolve_each_other_by_name_on_the_network(host):
         assert lookup.stdout.strip() == expected.stdout.strip() != ""
     finally:
         host.run("podman rm -f -t 0 dns-target")
+
+
+def test_removal_takes_the_podman_network_away_and_a_new_run_brings_it_back(host):
+    removed = run_playbook("converge.yml", {"lgtm_test_network_state": "absent"})
+    removed.assert_ok()
+    assert host.run("podman network exists lgtm").rc == 1
+    assert not host.file("/etc/containers/systemd/lgtm.network").exists
+    assert host.file("/var/lib/lgtm").is_directory, "removal keeps the data root"
+    again = run_playbook("converge.yml")
+    again.assert_ok()
+    assert host.run("podman network exists lgtm").rc == 0
+    subnet = json.loads(host.run("podman network inspect lgtm").stdout)[0]["subnets"][0]["subnet"]
+    assert subnet == "10.89.42.0/24"
