@@ -23,6 +23,7 @@ ORG = "lgtm"
 UNITS = ["postgres", "valkey", "migrate", "web", "worker", "beat"]
 SECRETS = "/etc/lgtm/glitchtip/secrets"
 BACKUPS = "/var/backups/lgtm/glitchtip"
+DIGEST = "0" * 64
 
 
 @pytest.fixture(scope="module")
@@ -304,3 +305,25 @@ def test_web_kept_running_through_the_backup(root):
     identity = container_identity(root, "lgtm-glitchtip-web")
     assert root.run("systemctl start lgtm-glitchtip-backup.service").rc == 0
     assert container_identity(root, "lgtm-glitchtip-web") == identity
+
+
+# --- bad input ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ({"glitchtip_image": "docker.io/glitchtip/glitchtip@sha256:" + DIGEST}, "glitchtip_image"),
+        ({"glitchtip_http_port": 70000}, "glitchtip_http_port"),
+        ({"glitchtip_domain": "errors.example.com"}, "glitchtip_domain"),
+        ({"glitchtip_projects": [{"name": "x", "team": "Not A Slug"}]}, "glitchtip_projects"),
+        ({"glitchtip_postgres_publish": "maybe"}, "glitchtip_postgres_publish"),
+    ],
+)
+def test_bad_input_fails_before_any_change_naming_the_variable(root, extra, named):
+    web = container_identity(root, "lgtm-glitchtip-web")
+    result = run_playbook("converge.yml", extra)
+    assert result.rc != 0
+    assert named in result.output, result.output[-3000:]
+    assert result.changed == 0, result.output[-3000:]
+    assert container_identity(root, "lgtm-glitchtip-web") == web
