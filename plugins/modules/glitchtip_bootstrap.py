@@ -69,8 +69,11 @@ attributes:
       do not exist yet are not returned.
     support: full
   diff_mode:
+    description: No diff; RV(created) lists what was created.
     support: none
   platform:
+    description: Any host that reaches GlitchTip's web service.
+    support: full
     platforms: posix
 notes:
   - Superusers are made with C(manage.py createsuperuser); the API cannot create the first user

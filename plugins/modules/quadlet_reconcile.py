@@ -22,8 +22,8 @@ description:
   - Otherwise, when the hash of the O(units[].reload_on) files differs from the one recorded in
     O(state_dir) after the last successful start, restart or reload, the unit is reloaded with a
     signal (O(units[].reload_signal)) or an HTTP POST (O(units[].reload_url)).
-  - A C(.container) unit with C(Type=oneshot) in C([Service]) is a job (a database migration, say):
-    it must also set C(RemainAfterExit=yes), so that a successful run stays visible as active. It
+  - A C(.container) unit with C(Type=oneshot) in C([Service]) is a job (a database migration, say)
+    and must also set C(RemainAfterExit=yes), so that a successful run stays visible as active. It
     leaves no container to compare, so after each successful start or restart a hash of its
     C(lgtm.stack.config-hash) label and of its image ID is recorded in O(state_dir); it runs again
     (restart) when either differs from the recorded one, and is left alone otherwise.
