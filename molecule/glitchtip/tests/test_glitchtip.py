@@ -327,3 +327,48 @@ def test_bad_input_fails_before_any_change_naming_the_variable(root, extra, name
     assert named in result.output, result.output[-3000:]
     assert result.changed == 0, result.output[-3000:]
     assert container_identity(root, "lgtm-glitchtip-web") == web
+
+
+# --- the image's contract ---------------------------------------------------------------
+
+
+@pytest.mark.skipif(
+    os.environ.get("LGTM_TEST_IMAGES") == "upstream", reason="checks the locally built image"
+)
+def test_test_image_keeps_upstreams_layout(root):
+    image = "localhost/lgtm-test/glitchtip:5.1.0"
+    config = json.loads(root.run(f"podman image inspect {image}").stdout)[0]["Config"]
+    assert config["User"] == "app:app"
+    assert config["WorkingDir"] == "/code"
+    assert config["Cmd"] == ["./bin/start.sh"]
+    assert not config.get("Entrypoint")
+    assert "PORT=8080" in config["Env"], "upstream's default port, which the role overrides"
+    assert "real GlitchTip backend" in config["Labels"]["lgtm.stack.test-image"]
+    owners = root.run(
+        f"podman run --rm --entrypoint stat {image} -c '%u:%g %n' /code /code/uploads /code/bin"
+    ).stdout.split("\n")
+    assert owners[:3] == ["5000:5000 /code", "5000:5000 /code/uploads", "0:0 /code/bin"]
+
+
+# --- PostgreSQL published only when asked (runs last: it restarts the database) ----------
+
+
+def test_postgres_published_on_5433_only_when_asked_then_withdrawn(root):
+    published = run_playbook("converge.yml", {"glitchtip_postgres_publish": True})
+    published.assert_ok()
+    assert published.changed > 0
+    bindings = json.loads(
+        root.run(
+            "podman inspect --format '{{json .HostConfig.PortBindings}}' lgtm-glitchtip-postgres"
+        ).stdout
+    )
+    assert bindings == {"5432/tcp": [{"HostIp": "127.0.0.1", "HostPort": "5433"}]}
+    probe = "import socket; socket.create_connection(('127.0.0.1', 5433), 5).close()"
+    assert root.run(f'python3 -c "{probe}"').rc == 0
+    # Web and worker came back after the database restart.
+    assert root.run("curl -sf http://127.0.0.1:8200/_health/").stdout.strip() == "ok"
+
+    withdrawn = run_playbook("converge.yml")
+    withdrawn.assert_ok()
+    assert root.run(f'python3 -c "{probe}"').rc != 0
+    assert_noop_run(root, "lgtm-glitchtip-web")
