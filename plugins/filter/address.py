@@ -40,6 +40,59 @@ def client_host(address: Any) -> str:
     return _bracketed(_address(WILDCARD_CLIENT.get(str(parsed), str(parsed))))
 
 
+# How long a unit waits at boot for its listen address (a VPN interface may come up
+# well after network-online.target); below the roles' TimeoutStartSec.
+ADDRESS_WAIT_SECONDS = 90
+
+
+def _published_addresses(publish: Any) -> list[str]:
+    values = publish if isinstance(publish, list) else [publish]
+    found = []
+    for value in values:
+        text = str(value)
+        if text.startswith("["):
+            address = text[1:text.index("]")]
+        elif text.count(":") == 2:
+            address = text.split(":", 1)[0]
+        else:
+            continue  # host:container or container only: every address
+        parsed = _address(address)
+        if not (parsed.is_loopback or parsed.is_unspecified) and address not in found:
+            found.append(address)
+    return found
+
+
+def _appended(section: dict[str, Any], key: str, values: list[str]) -> None:
+    current = section.get(key)
+    existing = [] if current is None else current if isinstance(current, list) else [current]
+    section[key] = existing + [value for value in values if value not in existing]
+
+
+def wait_for_listen_address(sections: Any) -> dict[str, Any]:
+    """Unit sections that wait at boot until every non-loopback published address exists.
+
+    Podman cannot publish on an address the host does not have yet, and a VPN or
+    secondary interface may get its address after network-online.target.
+    """
+    if not isinstance(sections, dict):
+        raise AnsibleFilterError(f"unit sections must be a mapping, got {type(sections).__name__}")
+    addresses = _published_addresses(sections.get("Container", {}).get("PublishPort", []))
+    if not addresses:
+        return sections
+    result = {name: dict(section) for name, section in sections.items()}
+    unit = result.setdefault("Unit", {})
+    _appended(unit, "Wants", ["network-online.target"])
+    _appended(unit, "After", ["network-online.target"])
+    service = result.setdefault("Service", {})
+    _appended(service, "ExecStartPre", [
+        f"/usr/bin/timeout {ADDRESS_WAIT_SECONDS} /bin/sh -c "
+        f"'until ip -o address show | grep -qF \" {address}/\"; do sleep 0.5; done'"
+        for address in addresses
+    ])
+    return result
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"publish_port": publish_port, "client_host": client_host}
+        return {"publish_port": publish_port, "client_host": client_host,
+                "wait_for_listen_address": wait_for_listen_address}

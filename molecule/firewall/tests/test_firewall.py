@@ -99,3 +99,11 @@ def test_rules_come_back_at_boot_before_the_network(root):
     unit = root.file("/etc/systemd/system/lgtm-firewall.service").content_string
     assert "Before=network-pre.target" in unit
     assert "WantedBy=sysinit.target" in unit
+
+
+def test_a_unit_on_a_private_address_waits_for_it_at_boot(root, store_address):
+    unit = root.file("/etc/containers/systemd/lgtm-loki.container").content_string
+    assert "After=network-online.target" in unit
+    assert f'grep -qF " {store_address}/"' in unit
+    generated = root.run("systemctl cat lgtm-loki.service").stdout
+    assert "ExecStartPre=/usr/bin/timeout 90" in generated
