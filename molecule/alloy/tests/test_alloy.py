@@ -47,6 +47,12 @@ def otlp_port(host):
 
 
 @pytest.fixture(scope="module")
+def otlp_grpc_port(host):
+    with tunnel("lgtm-alloy", 4317) as port:
+        yield port
+
+
+@pytest.fixture(scope="module")
 def faro_port(host):
     with tunnel("lgtm-alloy", 12347) as port:
         yield port
@@ -157,15 +163,34 @@ def test_otlp_log_and_trace_from_the_sdk_reach_loki_and_tempo(otlp_port, loki_po
 
     found = poll_loki(loki_port, f'{{service_name="{service}"}}')
     assert [line for _labels, line in found] == [f"otlp line {RUN_ID}"]
-    deadline = time.monotonic() + 60
-    names: set[str] = set()
-    while not names and time.monotonic() < deadline:
-        status, body = get(tempo_port, f"/api/v2/traces/{trace_id}")
+    assert poll_tempo(tempo_port, trace_id) == {"through alloy"}
+
+
+def poll_tempo(port: int, trace_id: str, timeout: float = 60) -> set[str]:
+    deadline = time.monotonic() + timeout
+    while True:
+        status, body = get(port, f"/api/v2/traces/{trace_id}")
         assert status == 200, body[:300]
         names = {s["name"] for batch in json.loads(body)["trace"].get("resourceSpans", [])
                  for scope in batch["scopeSpans"] for s in scope["spans"]}
+        if names or time.monotonic() > deadline:
+            return names
         time.sleep(0.5)
-    assert names == {"through alloy"}
+
+
+def test_otlp_grpc_trace_from_the_sdk_reaches_tempo(otlp_grpc_port, tempo_port):
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    provider = TracerProvider(resource=Resource.create({"service.name": f"grpc-{RUN_ID}"}))
+    provider.add_span_processor(SimpleSpanProcessor(
+        OTLPSpanExporter(endpoint=f"127.0.0.1:{otlp_grpc_port}", insecure=True)))
+    with provider.get_tracer("lgtm.test").start_as_current_span("through alloy grpc") as span:
+        trace_id = format(span.get_span_context().trace_id, "032x")
+    provider.shutdown()
+    assert poll_tempo(tempo_port, trace_id) == {"through alloy grpc"}
 
 
 def test_host_metrics_reach_mimir(mimir_port):

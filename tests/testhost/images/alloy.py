@@ -16,8 +16,9 @@ from images.base import (
 )
 
 # systemd's real journalctl reads the host's journal files mounted into the container
-# (loki.source.journal); upstream's image is Debian-based, with bash.
-ALLOY_PACKAGES = [*PYTHON_STANDIN_PACKAGES, "systemd"]
+# (loki.source.journal); python3-h2 carries OTLP over gRPC (HTTP/2); upstream's image is
+# Debian-based, with bash.
+ALLOY_PACKAGES = [*PYTHON_STANDIN_PACKAGES, "systemd", "python3-h2"]
 
 
 def alloy_rootfs() -> Path:

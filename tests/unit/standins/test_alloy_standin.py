@@ -290,6 +290,50 @@ faro.receiver "default" {{
     assert b'{source="pwa-faro"}' in raw
 
 
+def test_otlp_grpc_from_the_sdk_is_forwarded(tmp_path):
+    """The real OTLP gRPC exporter (grpcio, h2c) against the receiver's gRPC server."""
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+
+    sink_port, grpc_port, http_port = free_port(), free_port(), free_port()
+    sink = ThreadingHTTPServer(("127.0.0.1", sink_port), Recorder)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    config = f"""
+otelcol.receiver.otlp "default" {{
+  grpc {{ endpoint = "127.0.0.1:{grpc_port}" }}
+  output {{ traces = [otelcol.exporter.otlphttp.tempo.input] }}
+}}
+otelcol.exporter.otlphttp "tempo" {{
+  client {{
+    endpoint    = "http://127.0.0.1:{sink_port}"
+    compression = "none"
+  }}
+}}
+"""
+    Recorder.seen = []
+    results = []
+    with standin(tmp_path, config, f"--server.http.listen-addr=127.0.0.1:{http_port}"):
+        assert wait_for(f"http://127.0.0.1:{http_port}/-/ready") == 200
+        exporter = OTLPSpanExporter(endpoint=f"127.0.0.1:{grpc_port}", insecure=True)
+        original = exporter.export
+        exporter.export = lambda spans: results.append(original(spans)) or results[-1]
+        provider = TracerProvider(resource=Resource.create({"service.name": "grpc-client"}))
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        with provider.get_tracer("lgtm.test").start_as_current_span("over grpc"):
+            pass
+        provider.shutdown()
+        deadline = time.monotonic() + 10
+        while not Recorder.seen and time.monotonic() < deadline:
+            time.sleep(0.1)
+    sink.shutdown()
+    assert results == [SpanExportResult.SUCCESS]
+    path, headers, body = Recorder.seen[0]
+    assert (path, headers["Content-Type"]) == ("/v1/traces", "application/x-protobuf")
+    assert b"over grpc" in body and b"grpc-client" in body
+
+
 def test_validate_exit_codes(tmp_path):
     good, bad = tmp_path / "good.alloy", tmp_path / "bad.alloy"
     good.write_text(PIPELINE)

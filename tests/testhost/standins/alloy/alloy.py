@@ -36,15 +36,19 @@ Upstream sources this follows (read at v1.18.1, not copied):
   snappy block compression as upstream's clients send it;
   https://github.com/google/snappy/blob/main/format_description.txt.
 - Prometheus remote write 1.0: https://prometheus.io/docs/specs/prw/remote_write_spec/.
-- OTLP/HTTP: https://opentelemetry.io/docs/specs/otlp/ (binary protobuf and JSON bodies,
-  `/v1/traces|logs|metrics`), opentelemetry-proto metrics.proto for the metrics conversion.
+- OTLP/HTTP and OTLP/gRPC: https://opentelemetry.io/docs/specs/otlp/ (binary protobuf and
+  JSON bodies, `/v1/traces|logs|metrics`; the `opentelemetry.proto.collector.*.v1`
+  services' Export methods), opentelemetry-proto metrics.proto for the metrics conversion;
+  gRPC over HTTP/2: https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md
+  (length-prefixed messages, `grpc-status` trailers).
 
-What it does NOT do: OTLP over gRPC is not implemented (no HTTP/2 in the standard
-library): the `grpc` block of otelcol.receiver.otlp opens its port and closes every
-connection, and otelcol.exporter.otlp (gRPC) logs and drops; use otlphttp. Components
-outside the list below validate but do nothing at run time (a warning says so).
+What it does NOT do: the OTLP gRPC *exporter* (otelcol.exporter.otlp) logs and drops
+(use otlphttp); the gRPC receiver needs Debian's python3-h2 (in the image; without it the
+port is open and connections are closed). Components outside the list below validate but
+do nothing at run time (a warning says so).
 Implemented at run time: loki.source.journal (through the image's real `journalctl`),
-loki.relabel, loki.write, otelcol.receiver.otlp (HTTP, protobuf and JSON),
+loki.relabel, loki.write, otelcol.receiver.otlp (HTTP with protobuf and JSON bodies; gRPC
+unary Export calls over cleartext HTTP/2 through python3-h2, gzip message compression),
 otelcol.processor.memory_limiter and .batch (pass-through), otelcol.exporter.otlphttp,
 otelcol.exporter.prometheus (gauges, sums, histograms), prometheus.remote_write,
 prometheus.scrape, prometheus.exporter.unix (a few /proc collectors),
@@ -1186,14 +1190,87 @@ class OtelReceiverOtlp(Component):
             self.thread(self.grpc_unimplemented, host, port)
 
     def grpc_unimplemented(self, host: str, port: int) -> None:
-        # OTLP/gRPC needs HTTP/2, which the standard library does not have: the port is
-        # open (port checks see it) and every connection is closed.
         server = socket.create_server((host, port), reuse_port=False)
-        log("warn", "OTLP gRPC is not implemented by this stand-in; connections are closed",
-            component=self.id, endpoint=f"{host}:{port}")
+        try:
+            import h2.connection  # noqa: F401 (Debian's python3-h2, in the test image)
+        except ImportError:
+            # Without an HTTP/2 library the port is open (port checks see it) and every
+            # connection is closed.
+            log("warn", "OTLP gRPC needs python3-h2; connections are closed",
+                component=self.id, endpoint=f"{host}:{port}")
+            while True:
+                connection, _ = server.accept()
+                connection.close()
+        log("info", "OTLP gRPC server listening", component=self.id, endpoint=f"{host}:{port}")
         while True:
             connection, _ = server.accept()
-            connection.close()
+            self.thread(self.grpc_connection, connection)
+
+    def grpc_connection(self, connection: socket.socket) -> None:
+        """gRPC over cleartext HTTP/2 (h2c with prior knowledge, as OTLP exporters with
+        `insecure` connect): unary Export calls of the three OTLP services."""
+        import h2.config
+        import h2.connection
+        import h2.events
+
+        conn = h2.connection.H2Connection(
+            config=h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
+        conn.initiate_connection()
+        connection.sendall(conn.data_to_send())
+        streams: dict[int, dict[str, Any]] = {}
+        with connection:
+            while True:
+                try:
+                    data = connection.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                for event in conn.receive_data(data):
+                    if isinstance(event, h2.events.RequestReceived):
+                        streams[event.stream_id] = {"headers": dict(event.headers),
+                                                    "body": bytearray()}
+                    elif isinstance(event, h2.events.DataReceived):
+                        streams[event.stream_id]["body"] += event.data
+                        conn.acknowledge_received_data(event.flow_controlled_length,
+                                                       event.stream_id)
+                    elif isinstance(event, h2.events.StreamEnded):
+                        stream = streams.pop(event.stream_id)
+                        self.grpc_call(conn, event.stream_id, stream["headers"],
+                                       bytes(stream["body"]))
+                    elif isinstance(event, h2.events.ConnectionTerminated):
+                        connection.sendall(conn.data_to_send())
+                        return
+                outgoing = conn.data_to_send()
+                if outgoing:
+                    connection.sendall(outgoing)
+
+    def grpc_call(self, conn: Any, stream_id: int, headers: dict[str, str], body: bytes) -> None:
+        service = headers.get(":path", "")
+        signal_name = GRPC_SERVICES.get(service)
+        conn.send_headers(stream_id, [(":status", "200"), ("content-type", "application/grpc")])
+        if signal_name is None or len(body) < 5:
+            conn.send_headers(stream_id, [("grpc-status", "12"),
+                                          ("grpc-message", f"unknown service {service}")],
+                              end_stream=True)
+            return
+        # A length-prefixed message: compressed flag, big-endian length, protobuf.
+        compressed, length = body[0], struct.unpack(">I", body[1:5])[0]
+        message = body[5:5 + length]
+        if compressed:
+            if headers.get("grpc-encoding") != "gzip":
+                conn.send_headers(stream_id, [("grpc-status", "12"),
+                                              ("grpc-message", "unsupported grpc-encoding")],
+                                  end_stream=True)
+                return
+            message = gzip.decompress(message)
+        self.runtime.count(f"otelcol_receiver_accepted_{signal_name}_requests_total", self.id)
+        output = self.block_args("output")
+        forward_otel(output[0].get(signal_name, []) if output else [],
+                     OtelPayload(signal_name, message, "application/x-protobuf"))
+        # An empty Export*ServiceResponse, then the status in the trailers.
+        conn.send_data(stream_id, b"\x00\x00\x00\x00\x00")
+        conn.send_headers(stream_id, [("grpc-status", "0")], end_stream=True)
 
     def handler(self, paths: dict[str, str]) -> Any:
         component = self
@@ -1219,6 +1296,13 @@ class OtelReceiverOtlp(Component):
                            content_type)
 
         return Handler
+
+
+GRPC_SERVICES = {
+    "/opentelemetry.proto.collector.trace.v1.TraceService/Export": "traces",
+    "/opentelemetry.proto.collector.logs.v1.LogsService/Export": "logs",
+    "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export": "metrics",
+}
 
 
 class OtelPassThrough(Component):
