@@ -9,8 +9,9 @@ export ANSIBLE_COLLECTIONS_PATH=$root/collections
 export PY_COLORS=0 ANSIBLE_FORCE_COLOR=0 ANSIBLE_NOCOLOR=1
 
 # `images` checks the locally built test images, so it has no upstream variant.
-default_scenarios="images network quadlet loki tempo mimir prometheus"
-[[ ${LGTM_TEST_IMAGES:-local} == upstream ]] && default_scenarios="network quadlet loki tempo mimir prometheus"
+role_scenarios="network quadlet loki tempo mimir prometheus grafana alloy glitchtip firewall stack"
+default_scenarios="images $role_scenarios"
+[[ ${LGTM_TEST_IMAGES:-local} == upstream ]] && default_scenarios=$role_scenarios
 scenarios=(${LGTM_SCENARIOS:-$default_scenarios})
 passed=0 failed=0 report=()
 
