@@ -201,6 +201,26 @@ def test_secrets_never_appear_in_a_run_that_changes_something(root, secret_value
             assert value not in output, f"{name} leaked into the run's output"
 
 
+def test_a_new_database_password_reaches_postgres_and_glitchtip(root, web_port):
+    new = "RotatedPassw0rd" + uuid.uuid4().hex
+    changed = run_playbook("converge.yml", {"glitchtip_postgres_password": new})
+    changed.assert_ok()
+    assert changed.changed > 0
+    assert new not in changed.output, "the new password leaked into the run's output"
+    assert root.file(f"{SECRETS}/postgres_password").content_string == new
+    login = root.run(
+        "podman exec -e PGPASSWORD=%s lgtm-glitchtip-postgres psql -h 127.0.0.1 -U glitchtip "
+        "-d glitchtip -tAc 'SELECT 1'",
+        new,
+    )
+    assert login.stdout.strip() == "1", login.stderr
+    # Web and the migration job came back with it (the run waited for /_health/).
+    with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/_health/", timeout=10) as response:
+        assert response.read().strip() == b"ok"
+    # Kept from now on: the next run without the variable changes nothing.
+    assert_noop_run(root, "lgtm-glitchtip-web")
+
+
 # --- bootstrap and real events ------------------------------------------------------------
 
 
