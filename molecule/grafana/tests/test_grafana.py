@@ -190,7 +190,7 @@ def test_changed_passwords_really_change_and_never_show(root, grafana_port):
             "uid": "team-overview", "title": "Team overview", "panels": []}}],
     }
     # -vvv shows module arguments and results: where an unprotected secret would leak.
-    changed = run_playbook("converge.yml", extra, verbosity=3)
+    changed = run_playbook("grafana.yml", extra, verbosity=3)
     changed.assert_ok()
     assert changed.changed > 0
     assert call(grafana_port, "/api/user", ("admin", new_admin))[0] == 200
@@ -205,7 +205,7 @@ def test_changed_passwords_really_change_and_never_show(root, grafana_port):
             break
         time.sleep(1)
     assert [d["uid"] for d in found] == ["team-overview"], "the provider rescans its directory"
-    again = run_playbook("converge.yml", extra, verbosity=3)
+    again = run_playbook("grafana.yml", extra, verbosity=3)
     again.assert_ok()
     assert again.changed == 0, again.output[-4000:]
     for output in (changed.output, again.output):
@@ -224,7 +224,7 @@ def test_changed_passwords_really_change_and_never_show(root, grafana_port):
 def test_bad_input_fails_before_any_change_naming_the_variable(root, bad, named):
     ini = root.file("/etc/lgtm/grafana/config/grafana.ini").content_string
     before = container_identity(root, CONTAINER)
-    result = run_playbook("converge.yml", bad)
+    result = run_playbook("grafana.yml", bad)
     assert result.rc != 0
     assert named in result.output
     assert root.file("/etc/lgtm/grafana/config/grafana.ini").content_string == ini
