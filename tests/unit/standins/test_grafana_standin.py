@@ -205,6 +205,21 @@ def test_health_answers_without_auth_with_database_ok(grafana: Grafana) -> None:
     assert body["version"] == "13.2.2"
 
 
+def test_metrics_are_served_without_auth_unless_basic_auth_is_set(grafana: Grafana) -> None:
+    grafana.start({"GF_SECURITY_ADMIN_PASSWORD": "first-password"})
+    status, body = grafana.get("/metrics")
+    assert status == 200
+    text = body.decode() if isinstance(body, bytes) else str(body)
+    assert 'grafana_build_info{edition="oss",version="13.2.2"} 1' in text
+    assert "grafana_stat_total_users 1" in text
+    grafana.stop()
+    with grafana.config.open("a") as config:
+        config.write("[metrics]\nbasic_auth_username = scraper\nbasic_auth_password = s3cret\n")
+    grafana.start()
+    assert grafana.get("/metrics")[0] == 401
+    assert grafana.get("/metrics", ("scraper", "s3cret"))[0] == 200
+
+
 def test_missing_defaults_fail_like_upstream(grafana: Grafana) -> None:
     (grafana.home / "conf/defaults.ini").unlink()
     assert grafana.start() == 1

@@ -976,6 +976,9 @@ def make_handler(app: Grafana) -> type[BaseHTTPRequestHandler]:
                 if match:
                     app.proxy(self, method, match.group(1), match.group(2), parsed.query, raw, auth)
                     return
+                if parsed.path == "/metrics":
+                    self._send_metrics()
+                    return
                 if not parsed.path.startswith("/api/"):
                     self._send(302 if parsed.path == "/" else 404, {"message": "Not found"},
                                {"Location": "/login"} if parsed.path == "/" else None)
@@ -996,6 +999,38 @@ def make_handler(app: Grafana) -> type[BaseHTTPRequestHandler]:
                     payload.update({"messageId": error.message_id, "statusCode": error.status,
                                     "traceID": ""})
                 self._send(error.status, payload)
+
+        def _send_metrics(self) -> None:
+            """Prometheus text format, as Grafana's /metrics: on unless [metrics] enabled is
+            false, behind basic auth only when both basic_auth settings are set."""
+            if not app.settings.flag("metrics", "enabled"):
+                self._send(404, {"message": "Not found"})
+                return
+            username = app.settings.get("metrics", "basic_auth_username")
+            password = app.settings.get("metrics", "basic_auth_password")
+            if username and password:
+                expected = base64.b64encode(f"{username}:{password}".encode()).decode()
+                if self.headers.get("Authorization") != f"Basic {expected}":
+                    self._send(401, {"message": "Unauthorized"})
+                    return
+            users = len(app.store.query("SELECT id FROM user"))
+            datasources = len(app.store.query("SELECT id FROM data_source"))
+            data = (
+                "# HELP grafana_build_info A metric with a constant '1' value labeled by version.\n"
+                "# TYPE grafana_build_info gauge\n"
+                f'grafana_build_info{{edition="oss",version="{VERSION}"}} 1\n'
+                "# HELP grafana_stat_total_users total amount of users\n"
+                "# TYPE grafana_stat_total_users gauge\n"
+                f"grafana_stat_total_users {users}\n"
+                "# HELP grafana_stat_totals_datasource total number of defined datasources\n"
+                "# TYPE grafana_stat_totals_datasource gauge\n"
+                f"grafana_stat_totals_datasource {datasources}\n"
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
         def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
             data = json.dumps(payload).encode()
