@@ -37,11 +37,15 @@ extends_documentation_fragment:
   - ansible.builtin.files
 attributes:
   check_mode:
+    description: Reports whether the secret would be generated or written, without writing.
     support: full
   diff_mode:
+    description: No diff is shown.
     support: none
     details: The content is a secret; only ownership and mode changes are reported.
   platform:
+    description: Target OS/families that can be operated against.
+    support: full
     platforms: posix
 """
 
@@ -127,7 +131,7 @@ def main() -> None:
     current = read_current(path)
     generated = wanted is None and not current
     if generated:
-        wanted = "".join(secrets.choice(ALPHABET) for _ in range(length))
+        wanted = "".join(secrets.choice(ALPHABET) for _position in range(length))
     written = wanted is not None and wanted != current
     if written and not module.check_mode:
         write_atomically(path, wanted or "")

@@ -224,8 +224,8 @@ def test_faro_payload_from_faro_core_lands_with_source_label(faro_port, loki_por
 
 
 def test_changed_variable_restarts_alloy_only(root, alloy_port):
-    others = {name: container_identity(root, name) for name in ("lgtm-loki", "lgtm-tempo",
-                                                                 "lgtm-mimir")}
+    backends = ("lgtm-loki", "lgtm-tempo", "lgtm-mimir")
+    others = {name: container_identity(root, name) for name in backends}
     before = container_identity(root, CONTAINER)
     result = run_playbook("alloy.yml", {"alloy_scrape_interval": "30s"})
     result.assert_ok()

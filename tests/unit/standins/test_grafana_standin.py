@@ -249,7 +249,7 @@ def test_env_overrides_the_ini_file(grafana: Grafana) -> None:
 
 def test_five_failed_logins_lock_the_login(grafana: Grafana) -> None:
     grafana.start({"GF_SECURITY_ADMIN_PASSWORD": "first-password"})
-    for _ in range(5):
+    for _attempt in range(5):
         assert grafana.get("/api/user", ("admin", "wrong"))[0] == 401
     assert grafana.get("/api/user", ADMIN)[0] == 401
 

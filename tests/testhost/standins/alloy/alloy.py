@@ -458,7 +458,7 @@ STDLIB = {
     "encoding.from_json": json.loads,
     "json_decode": json.loads,
     "encoding.from_base64": lambda text: __import__("base64").b64decode(text).decode(),
-    "file.path_join": lambda *parts: os.path.join(*parts),
+    "file.path_join": os.path.join,
 }
 CONSTANTS = {"hostname": socket.gethostname(), "os": sys.platform, "arch": platform.machine()}
 
@@ -1116,8 +1116,8 @@ class LokiWrite(Component):
             self.thread(self.sender, endpoint)
 
     def receive(self, item: LogEntry) -> None:
-        item.labels.update({k: str(v) for k, v in (self.args().get("external_labels")
-                                                  or {}).items()})
+        external = self.args().get("external_labels") or {}
+        item.labels.update({k: str(v) for k, v in external.items()})
         with self.lock:
             for queue in self.queues:
                 queue.append(item)
@@ -1199,11 +1199,11 @@ class OtelReceiverOtlp(Component):
             log("warn", "OTLP gRPC needs python3-h2; connections are closed",
                 component=self.id, endpoint=f"{host}:{port}")
             while True:
-                connection, _ = server.accept()
+                connection, _address = server.accept()
                 connection.close()
         log("info", "OTLP gRPC server listening", component=self.id, endpoint=f"{host}:{port}")
         while True:
-            connection, _ = server.accept()
+            connection, _address = server.accept()
             self.thread(self.grpc_connection, connection)
 
     def grpc_connection(self, connection: socket.socket) -> None:
@@ -1704,7 +1704,7 @@ class PrometheusExporterUnix(PrometheusExporter):
                 lines += [f"# TYPE node_load{window} gauge", f"node_load{window} {load[index]}"]
         with contextlib.suppress(OSError):
             for row in (procfs / "meminfo").read_text().splitlines():
-                key, _, rest = row.partition(":")
+                key, _sep, rest = row.partition(":")
                 parts = rest.split()
                 if not parts:
                     continue
@@ -1951,7 +1951,7 @@ class QuietHandler(BaseHTTPRequestHandler):
 
 
 def split_hostport(text: str) -> tuple[str, int]:
-    host, _, port = str(text).rpartition(":")
+    host, _sep, port = str(text).rpartition(":")
     return host.strip("[]"), int(port)
 
 
@@ -2103,8 +2103,8 @@ def read_config(path: str) -> tuple[str, str]:
     return target.read_text(), path
 
 
-def load(path: str, stability: str, community: bool) -> tuple[list[Attr | Block],
-                                                                dict[str, Any]]:
+def load(path: str, stability: str,
+         community: bool) -> tuple[list[Attr | Block], dict[str, Any]]:
     schema = load_schema()
     try:
         text, name = read_config(path)

@@ -171,7 +171,7 @@ def sections(body: str) -> list[tuple[int, str, str]]:
     out = []
     for position, (number, level, heading) in enumerate(heads):
         end = len(lines)
-        for later_number, later_level, _ in heads[position + 1:]:
+        for later_number, later_level, _later_title in heads[position + 1:]:
             if later_level <= level:
                 end = later_number
                 break

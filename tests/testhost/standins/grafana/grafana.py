@@ -145,7 +145,7 @@ class Settings:
         # Command-line `cfg:default.section.key=value` set defaults (run.sh's paths);
         # the config file and the environment still win over them.
         for dotted, value in overrides.items():
-            section, _, key = dotted.removeprefix("default.").rpartition(".")
+            section, _sep, key = dotted.removeprefix("default.").rpartition(".")
             if not self._has_file_value(section, key):
                 self.values.setdefault(section, {})[key] = value
         for section, keys in self.values.items():
@@ -242,11 +242,12 @@ def encode_password(password: str, salt: str) -> str:
 
 
 def random_salt() -> str:
-    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(10))
+    return "".join(secrets.choice(string.ascii_letters + string.digits) for _position in range(10))
 
 
 def random_uid() -> str:
-    return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(14))
+    alphabet = string.ascii_lowercase + string.digits
+    return "".join(secrets.choice(alphabet) for _position in range(14))
 
 
 class Store:
@@ -724,7 +725,7 @@ class Grafana:
         if not header.startswith("Basic ") or not self.settings.flag("auth.basic", "enabled"):
             raise ApiError(401, "Unauthorized", "auth.unauthorized")
         try:
-            login, _, password = base64.b64decode(header[6:]).decode().partition(":")
+            login, _sep, password = base64.b64decode(header[6:]).decode().partition(":")
         except (ValueError, UnicodeDecodeError):
             raise ApiError(401, "Unauthorized", "auth.unauthorized") from None
         protect = not self.settings.flag("security", "disable_brute_force_login_protection")
@@ -1071,7 +1072,7 @@ def parse_global(args: list[str]) -> tuple[dict[str, str], dict[str, str], list[
     while index < len(args):
         arg = args[index]
         if arg.startswith("cfg:"):
-            key, _, value = arg[4:].partition("=")
+            key, _sep, value = arg[4:].partition("=")
             overrides[key] = value
         elif arg.startswith("--") and arg[2:].split("=", 1)[0] in (
                 "homepath", "config", "packaging", "pidfile", "configOverrides", "pluginsDir"):

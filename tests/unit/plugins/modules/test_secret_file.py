@@ -37,7 +37,7 @@ def test_generates_once_then_keeps(tmp_path, run):
     assert len(secret) == 32 and secret.isalnum()
     assert secret not in output
     assert mode_of(path) == 0o600
-    again, _ = run(path=str(path))
+    again, _output = run(path=str(path))
     assert not again["changed"] and not again["generated"]
     assert path.read_text() == secret
 
@@ -57,31 +57,31 @@ def test_given_value_replaces_and_is_not_returned(tmp_path, run):
     assert result["changed"] and result["written"] and not result["generated"]
     assert path.read_text() == "correct horse battery staple"
     assert "horse" not in output
-    unchanged, _ = run(path=str(path), value="correct horse battery staple")
+    unchanged, _output = run(path=str(path), value="correct horse battery staple")
     assert not unchanged["changed"]
 
 
 def test_empty_file_gets_a_secret(tmp_path, run):
     path = tmp_path / "secret"
     path.write_text("")
-    result, _ = run(path=str(path))
+    result, _output = run(path=str(path))
     assert result["generated"] and len(path.read_text()) == 32
 
 
 def test_check_mode_writes_nothing(tmp_path, run):
     path = tmp_path / "secret"
-    result, _ = run(check=True, path=str(path))
+    result, _output = run(check=True, path=str(path))
     assert result["changed"] and result["generated"]
     assert not path.exists()
     path.write_text("old")
-    result, _ = run(check=True, path=str(path), value="new")
+    result, _output = run(check=True, path=str(path), value="new")
     assert result["changed"] and path.read_text() == "old"
 
 
 def test_mode_change_alone_is_a_change(tmp_path, run):
     path = tmp_path / "secret"
     run(path=str(path))
-    result, _ = run(path=str(path), mode="0400")
+    result, _output = run(path=str(path), mode="0400")
     assert result["changed"] and not result["written"]
     assert mode_of(path) == 0o400
 
@@ -97,6 +97,6 @@ def test_no_temporary_file_left(tmp_path, run):
 ])
 def test_bad_input_fails(tmp_path, run, params, message):
     path = tmp_path / ("missing/secret" if params.pop("path_in_missing_dir", False) else "secret")
-    result, _ = run(path=str(path), **params)
+    result, _output = run(path=str(path), **params)
     assert result["failed"] and message in result["msg"]
     assert not path.exists()
