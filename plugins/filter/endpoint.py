@@ -148,6 +148,39 @@ def endpoints(hostvars: Mapping[str, Any], service: str, groups: Mapping[str, An
             for backend in _members(groups, service)]
 
 
+def _lenient_port(value: Any) -> int:
+    # Like Jinja's int filter: a malformed port is the argument specs' to report.
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def published_ports(hostvars: Mapping[str, Any], inventory_hostname: str,
+                    groups: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every host port `inventory_hostname` publishes, as [{service, variable, port, address}].
+
+    One entry per port of each service in whose lgtm_<service> group the host is, with the
+    port its variable sets (else the role default) and the address it is published on
+    (<service>_listen_address, else lgtm_listen_address, else 127.0.0.1). Tempo's OTLP
+    ports are left out on a host running Alloy, which owns them there.
+    """
+    own_vars = _host_vars(hostvars, inventory_hostname)
+    runs = {service for service in SERVICES if inventory_hostname in _members(groups, service)}
+    found = []
+    for service, known in SERVICES.items():
+        if service not in runs:
+            continue
+        address = str(own_vars.get(f"{service}_listen_address",
+                                   own_vars.get("lgtm_listen_address", "127.0.0.1"))).strip("[]")
+        for name, spec in known.ports.items():
+            if service == "tempo" and name.startswith("otlp_") and "alloy" in runs:
+                continue
+            found.append({"service": service, "variable": spec.variable, "address": address,
+                          "port": _lenient_port(own_vars.get(spec.variable, spec.default))})
+    return found
+
+
 def metrics_backend(groups: Mapping[str, Any], override: Any = "") -> str:
     """The metrics store consumers write to and query: Mimir when present, else Prometheus."""
     if override:
@@ -164,4 +197,5 @@ def metrics_backend(groups: Mapping[str, Any], override: Any = "") -> str:
 
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"endpoint": endpoint, "endpoints": endpoints, "metrics_backend": metrics_backend}
+        return {"endpoint": endpoint, "endpoints": endpoints, "metrics_backend": metrics_backend,
+                "published_ports": published_ports}

@@ -6,6 +6,7 @@ from ansible_collections.lgtm.stack.plugins.filter.endpoint import (
     endpoint,
     endpoints,
     metrics_backend,
+    published_ports,
 )
 
 GROUPS = {"lgtm_loki": ["store"], "lgtm_tempo": ["store"], "lgtm_alloy": ["store", "app"],
@@ -98,3 +99,26 @@ def test_endpoints_lists_every_instance_from_the_consumer():
     assert endpoints(hv, "grafana", GROUPS, "store") == []
     with pytest.raises(AnsibleFilterError, match="lgtm_listen_address"):
         endpoints(hostvars(), "alloy", GROUPS, "store")
+
+
+def test_published_ports_of_a_host_follow_its_groups_and_settings():
+    groups = {"lgtm_loki": ["store"], "lgtm_tempo": ["store", "solo"], "lgtm_alloy": ["store"],
+              "lgtm_glitchtip": ["solo"]}
+    hv = {"store": {"lgtm_listen_address": "10.8.0.2", "loki_http_port": 3101},
+          "solo": {"glitchtip_listen_address": "[fd00::9]", "tempo_http_port": "oops"}}
+    store = published_ports(hv, "store", groups)
+    assert [(p["service"], p["variable"], p["port"]) for p in store] == [
+        ("loki", "loki_http_port", 3101), ("tempo", "tempo_http_port", 3200),
+        ("alloy", "alloy_http_port", 12345), ("alloy", "alloy_otlp_grpc_port", 4317),
+        ("alloy", "alloy_otlp_http_port", 4318), ("alloy", "alloy_faro_port", 12347),
+    ], "Tempo's OTLP ports belong to Alloy on a host running both"
+    assert {p["address"] for p in store} == {"10.8.0.2"}
+    solo = {p["variable"]: p for p in published_ports(hv, "solo", groups)}
+    assert solo["tempo_otlp_grpc_port"]["port"] == 4317
+    assert solo["tempo_http_port"]["port"] == 0, "a malformed port is left to the specs"
+    assert solo["tempo_http_port"]["address"] == "127.0.0.1"
+    assert solo["glitchtip_http_port"] == {
+        "service": "glitchtip", "variable": "glitchtip_http_port",
+        "address": "fd00::9", "port": 8200,
+    }
+    assert published_ports(hv, "store", {}) == []
