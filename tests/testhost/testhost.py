@@ -17,6 +17,11 @@ one read-only additional image store shared by every host, so nothing is copied
 per host. Hosts are reached by SSH on a bridge with a private /24 that has no
 route anywhere: test traffic never leaves this machine.
 
+Each host's systemd-nspawn runs under a small supervisor (`supervise`, started by
+`up`): when the guest reboots, nspawn exits with 133, and the supervisor boots the
+same tree again on the bridge, as systemd-nspawn@.service does on a real machine
+(RestartForceExitStatus=133). A reboot inside a test host is then a reboot.
+
 Every process started here is stopped by the PID recorded at start, never by name.
 """
 
@@ -48,6 +53,10 @@ GATEWAY = f"{SUBNET_PREFIX}.1"
 IMAGE_STORE_IN_HOST = "/var/lib/lgtm-test-images"
 TEST_USER = "tester"
 BOOT_TIMEOUT = 120.0
+# systemd-nspawn's exit status when the guest asked for a reboot.
+GUEST_REBOOTED = 133
+# A guest that reboots in a loop is broken, not rebooting.
+MAX_REBOOTS = 20
 
 # What a test host has: what the stack needs (systemd, podman with quadlet,
 # nftables), what Ansible and testinfra need (python3, sshd, sudo for the
@@ -185,6 +194,10 @@ class Host:
     leader_pid: int
     root: str
     log: str
+    # The supervisor that runs nspawn and boots the host again after a reboot
+    # (0 for hosts recorded before it existed), and how often it did.
+    supervisor_pid: int = 0
+    reboots: int = 0
 
     @property
     def directory(self) -> Path:
@@ -202,12 +215,25 @@ def load_host(name: str) -> Host | None:
     return Host(**json.loads(state.read_text()))
 
 
+def save_host(host: Host) -> None:
+    """Atomically: the supervisor rewrites it while others read it."""
+    state = host.directory / "host.json"
+    staging = state.with_name(f".host.json.{os.getpid()}")
+    staging.write_text(json.dumps(asdict(host), indent=2))
+    staging.rename(state)
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     return True
+
+
+def host_alive(host: Host) -> bool:
+    """Running, or between two boots of a reboot (the supervisor then lives on)."""
+    return pid_alive(host.supervisor_pid) if host.supervisor_pid else pid_alive(host.nspawn_pid)
 
 
 def ensure_bridge() -> None:
@@ -255,7 +281,7 @@ def wait_booted(host: Host) -> None:
     """Ready means sshd answers and systemd reports the boot finished cleanly."""
     deadline = time.monotonic() + BOOT_TIMEOUT
     while time.monotonic() < deadline:
-        if not pid_alive(host.nspawn_pid):
+        if not host_alive(host):
             raise RuntimeError(f"{host.name}: systemd-nspawn exited; see {host.log}")
         with contextlib.suppress(OSError), socket.create_connection((host.address, 22), 0.5):
             break
@@ -286,23 +312,88 @@ def write_host_identity(root: Path, name: str, address: str) -> None:
           "IPv6AcceptRA=no\n")
 
 
-def start_nspawn(host: Host, images: Path | None) -> int:
-    directory = host.directory
-    env = dict(os.environ, SYSTEMD_SECCOMP="0", SYSTEMD_NSPAWN_UNIFIED_HIERARCHY="1")
+def nspawn_command(host: Host, images: Path | None) -> list[str]:
     cmd = ["systemd-nspawn", "--quiet", "-D", host.root, "--register=no", "--keep-unit", "-b",
            f"--machine={host.name}", f"--network-bridge={BRIDGE}", "--capability=all",
-           "--console=read-only", f"--bind={directory / 'containers'}:/var/lib/containers"]
+           "--console=read-only", f"--bind={host.directory / 'containers'}:/var/lib/containers"]
     if images is not None:
         cmd.append(f"--bind-ro={images}:{IMAGE_STORE_IN_HOST}")
+    return cmd
+
+
+def supervise(name: str, images: Path | None) -> int:
+    """Run the host's nspawn; boot it again whenever the guest reboots (exit 133).
+
+    Each boot gets a new veth on the bridge (recreated first if it is gone) and
+    records its PIDs in host.json. SIGTERM is passed on to nspawn, which powers
+    the guest off; the supervisor then ends with nspawn's status.
+    """
+    host = load_host(name)
+    if host is None:
+        raise RuntimeError(f"{name}: no such test host")
+    host.supervisor_pid = os.getpid()
+    stopping = False
+    current: subprocess.Popen[bytes] | None = None
+
+    def stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        if current is not None and current.poll() is None:
+            current.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    env = dict(os.environ, SYSTEMD_SECCOMP="0", SYSTEMD_NSPAWN_UNIFIED_HIERARCHY="1")
+    while True:
+        ensure_bridge()
+        with open(host.log, "ab") as out:
+            current = subprocess.Popen(nspawn_command(host, images), env=env,
+                                       stdin=subprocess.DEVNULL, stdout=out,
+                                       stderr=subprocess.STDOUT)
+        if stopping:
+            current.send_signal(signal.SIGTERM)
+        host.nspawn_pid = current.pid
+        try:
+            host.leader_pid = child_pid(current.pid)
+        except RuntimeError:
+            host.leader_pid = 0
+        save_host(host)
+        code = current.wait()
+        if stopping or code != GUEST_REBOOTED or host.reboots >= MAX_REBOOTS:
+            log(f"{name}: systemd-nspawn exited with {code}")
+            return code
+        host.reboots += 1
+        log(f"{name}: guest rebooted (nspawn exit {code}), booting it again")
+
+
+def start_nspawn(host: Host, images: Path | None) -> None:
+    """Start the supervisor and wait until it has recorded the running guest."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "supervise", host.name]
+    if images is not None:
+        cmd += ["--store", str(images)]
+    host.nspawn_pid = host.leader_pid = 0
+    save_host(host)
     with open(host.log, "ab") as out:
-        process = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=out,
+        process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
                                    stderr=subprocess.STDOUT, start_new_session=True)
-    return process.pid
+    host.supervisor_pid = process.pid
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        recorded = load_host(host.name)
+        if recorded is not None and recorded.leader_pid:
+            host.nspawn_pid, host.leader_pid = recorded.nspawn_pid, recorded.leader_pid
+            break
+        if process.poll() is not None:
+            raise RuntimeError(f"{host.name}: systemd-nspawn exited; see {host.log}")
+        time.sleep(0.05)
+    else:
+        raise RuntimeError(f"{host.name}: systemd-nspawn did not start a container init")
+    save_host(host)
 
 
 def up(name: str, images: Path | None, index: int | None = None) -> Host:
     existing = load_host(name)
-    if existing is not None and pid_alive(existing.nspawn_pid):
+    if existing is not None and host_alive(existing):
         return existing
     if existing is not None:
         down(name)
@@ -326,9 +417,7 @@ def up(name: str, images: Path | None, index: int | None = None) -> Host:
         write_host_identity(root, name, address)
         host = Host(name=name, index=index, address=address, nspawn_pid=0, leader_pid=0,
                     root=str(root), log=str(directory / "console.log"))
-        host.nspawn_pid = start_nspawn(host, images)
-        host.leader_pid = child_pid(host.nspawn_pid)
-        (directory / "host.json").write_text(json.dumps(asdict(host), indent=2))
+        start_nspawn(host, images)
     started = time.monotonic()
     wait_booted(host)
     log(f"{name} up at {address} in {time.monotonic() - started:.1f}s")
@@ -340,18 +429,39 @@ def restart(name: str, images: Path | None) -> Host:
     host = load_host(name)
     if host is None:
         raise RuntimeError(f"{name}: no such test host")
-    if pid_alive(host.nspawn_pid):
-        stop_pid(host.nspawn_pid)
-    host.nspawn_pid = start_nspawn(host, images)
-    host.leader_pid = child_pid(host.nspawn_pid)
-    (host.directory / "host.json").write_text(json.dumps(asdict(host), indent=2))
+    stop_host(host)
+    start_nspawn(host, images)
+    wait_booted(host)
+    return host
+
+
+def stop_host(host: Host) -> None:
+    """The supervisor first (it powers the guest off), then nspawn if it outlived it."""
+    if host.supervisor_pid:
+        stop_pid(host.supervisor_pid)
+    recorded = load_host(host.name) or host
+    stop_pid(recorded.nspawn_pid)
+
+
+def wait_rebooted(name: str, reboots: int, timeout: float = BOOT_TIMEOUT) -> Host:
+    """Until the supervisor has booted the host `reboots` times over, then booted."""
+    deadline = time.monotonic() + timeout
+    while True:
+        host = load_host(name)
+        if host is None or not host_alive(host):
+            raise RuntimeError(f"{name}: the test host is gone")
+        if host.reboots >= reboots and host.leader_pid and pid_alive(host.leader_pid):
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{name}: not booted again within {timeout:.0f}s")
+        time.sleep(0.2)
     wait_booted(host)
     return host
 
 
 def stop_pid(pid: int, grace: float = 30.0) -> None:
     """SIGTERM makes nspawn power the guest off cleanly; SIGKILL if it hangs."""
-    if not pid_alive(pid):
+    if pid <= 0 or not pid_alive(pid):
         return
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
@@ -368,7 +478,7 @@ def down(name: str) -> None:
     host = load_host(name)
     directory = host_dir(name)
     if host is not None:
-        stop_pid(host.nspawn_pid)
+        stop_host(host)
     root = directory / "root"
     if root.is_mount():
         run(["umount", "-R", str(root)])
@@ -384,7 +494,7 @@ def list_hosts() -> list[dict[str, object]]:
     for entry in sorted(hosts_root.iterdir()):
         host = load_host(entry.name)
         if host is not None:
-            found.append({**asdict(host), "alive": pid_alive(host.nspawn_pid)})
+            found.append({**asdict(host), "alive": host_alive(host)})
     return found
 
 
@@ -402,6 +512,12 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--index", type=int, default=None,
                          help=f"fixed last octet of the address in {SUBNET_PREFIX}.0/24 "
                               "(200-249 are never handed out automatically)")
+    supervise_cmd = commands.add_parser("supervise", help="internal: run a host's nspawn")
+    supervise_cmd.add_argument("name")
+    supervise_cmd.add_argument("--store", default=None)
+    wait_cmd = commands.add_parser("wait", help="wait until a host rebooted N times and is up")
+    wait_cmd.add_argument("name")
+    wait_cmd.add_argument("--reboots", type=int, default=0)
     down_cmd = commands.add_parser("down")
     down_cmd.add_argument("names", nargs="+")
     commands.add_parser("list")
@@ -425,6 +541,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             hosts = [restart(name, store) for name in args.names]
         print(json.dumps([{**asdict(h), "ssh_key": str(ssh_key())} for h in hosts], indent=2))
+    elif args.command == "supervise":
+        return supervise(args.name, Path(args.store) if args.store else None)
+    elif args.command == "wait":
+        print(json.dumps(asdict(wait_rebooted(args.name, args.reboots)), indent=2))
     elif args.command == "down":
         for name in args.names:
             down(name)
