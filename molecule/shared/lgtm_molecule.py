@@ -35,11 +35,13 @@ def run_playbook(
     extra_vars: dict[str, object] | None = None,
     check: bool = False,
     verbosity: int = 0,
+    extra_args: list[str] | None = None,
 ) -> PlayResult:
     """Run a playbook of the current scenario against Molecule's inventory.
 
     `verbosity` adds -v flags: module arguments and results show from -vv on, which is
-    where a secret that is not no_log would leak.
+    where a secret that is not no_log would leak. `extra_args` go to ansible-playbook
+    as they are (`--tags`, a second `-i`).
     """
     scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
     ephemeral = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
@@ -57,6 +59,7 @@ def run_playbook(
         cmd += ["--check", "--diff"]
     if verbosity:
         cmd.append("-" + "v" * verbosity)
+    cmd += extra_args or []
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=scenario, check=False)
     output = proc.stdout + proc.stderr
     changed = sum(int(n) for n in re.findall(r"\bchanged=(\d+)", output))
