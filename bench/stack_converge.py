@@ -1,0 +1,208 @@
+"""What a site.yml run costs on real test hosts, and where a no-op run spends its time.
+
+Boots fresh test hosts (tests/testhost/testhost.py: Debian trixie with systemd and
+Podman in systemd-nspawn, the locally built test images) and measures, in this one run:
+
+A. one host, the whole stack: first converge; a second, unchanged run (its changed
+   count and restarted containers must both be 0) with a per-task profile
+   (bench/callback_plugins/lgtm_task_profile.py); a baseline play that only gathers
+   facts and checksums every file the stack manages; the ratios between them.
+B. one config change (Loki's retention): its run time and which containers restarted
+   (only Loki should), then the change reverted.
+C. scale: 2 and 4 fresh hosts, each with the whole stack, converged in one run; time
+   ratio against the one-host first converge.
+
+Prints figures and ratios; not a pass/fail test on time (the machine is shared).
+Run: python3 bench/stack_converge.py [--scale 1,2,4] [--services loki,tempo,...]
+Takes roughly 25-40 min on a 2-core machine with the default scale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+TESTHOST = REPO / "tests" / "testhost" / "testhost.py"
+PYTHON = sys.executable
+ALL_SERVICES = ["loki", "tempo", "mimir", "prometheus", "glitchtip", "alloy", "grafana"]
+CHANGED_VAR = {"loki_retention_period": "240h"}
+BASELINE = REPO / "bench" / "baseline.yml"
+SSH_OPTIONS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+CONTAINER_LIST = ("podman ps --filter label=lgtm.stack.service"
+                  " --format '{{.Names}} {{.ID}} {{.StartedAt}}'")
+
+
+def testhost(*args: str) -> str:
+    return subprocess.run([PYTHON, str(TESTHOST), *args], check=True, text=True,
+                          capture_output=True).stdout
+
+
+def boot(names: list[str]) -> list[dict[str, str]]:
+    return json.loads(testhost("up", *names))
+
+
+def write_inventory(directory: Path, hosts: list[dict[str, str]], services: list[str]) -> Path:
+    """The demo inventory's settings (test images, users, projects) on these hosts."""
+    demo_vars = yaml.safe_load((REPO / "inventories/demo/group_vars/lgtm.yml").read_text())
+    members = {host["name"]: {"ansible_host": host["address"]} for host in hosts}
+    inventory = {"all": {"children": {"lgtm": {
+        "vars": {
+            **demo_vars,
+            "ansible_user": "root",
+            "ansible_ssh_private_key_file": hosts[0]["ssh_key"],
+            "ansible_ssh_common_args": SSH_OPTIONS,
+            "ansible_python_interpreter": "/usr/bin/python3",
+            "summary_file": str(directory / "summary.yml"),
+        },
+        "children": {f"lgtm_{service}": {"hosts": members} for service in services},
+    }}}}
+    path = directory / "hosts.yml"
+    path.write_text(yaml.safe_dump(inventory, sort_keys=False))
+    return path
+
+
+def play(inventory: Path, playbook: Path, extra_vars: dict[str, object] | None = None,
+         profile: Path | None = None) -> tuple[float, int, str]:
+    """(seconds, changed count from the recap, output); fails loudly on a failed run."""
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / "collections"),
+               ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    if profile is not None:
+        env.update(ANSIBLE_CALLBACK_PLUGINS=str(REPO / "bench" / "callback_plugins"),
+                   ANSIBLE_CALLBACKS_ENABLED="lgtm_task_profile",
+                   LGTM_TASK_PROFILE=str(profile))
+    cmd = [str(Path(PYTHON).parent / "ansible-playbook"), "-i", str(inventory), str(playbook)]
+    if extra_vars:
+        cmd += ["-e", json.dumps(extra_vars)]
+    started = time.monotonic()
+    proc = subprocess.run(cmd, text=True, capture_output=True, env=env, cwd=REPO, check=False)
+    seconds = time.monotonic() - started
+    output = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        sys.exit(f"{playbook.name} failed (rc {proc.returncode}):\n{output[-5000:]}")
+    changed = sum(int(n) for n in re.findall(r"\bchanged=(\d+)", output))
+    return seconds, changed, output
+
+
+def containers(host: dict[str, str]) -> dict[str, str]:
+    """Container name -> id and start time: both change when a container restarts."""
+    ssh = ["ssh", "-i", host["ssh_key"], *SSH_OPTIONS.split(), f"root@{host['address']}"]
+    listing = subprocess.run([*ssh, CONTAINER_LIST], check=True, text=True,
+                             capture_output=True).stdout
+    return {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in listing.splitlines() if line}
+
+
+def restarted(before: list[dict[str, str]], after: list[dict[str, str]]) -> list[str]:
+    return sorted(f"{name}" for old, new in zip(before, after, strict=True)
+                  for name in new if old.get(name) != new[name])
+
+
+class Report(list[str]):
+    """Lines printed as they are measured, so an interrupted run keeps what it had."""
+
+    def append(self, line: str) -> None:
+        super().append(line)
+        print(line, flush=True)
+
+    def extend(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.append(line)
+
+
+def machine() -> str:
+    memory_kib = int(Path("/proc/meminfo").read_text().split()[1])
+    return (f"{platform.node()}: {os.cpu_count()} cores, {memory_kib // 1024 // 1024} GiB, "
+            f"{platform.platform()}, load {os.getloadavg()[0]:.2f} at start")
+
+
+def single_host(workdir: Path, services: list[str], report: Report) -> float:
+    names = ["lgtm-bench-1"]
+    try:
+        hosts = boot(names)
+        inventory = write_inventory(workdir, hosts, services)
+        first, first_changed, _ = play(inventory, REPO / "site.yml")
+        report.append(f"A. first converge, 1 host: {first:.1f} s (changed={first_changed})")
+
+        before = [containers(host) for host in hosts]
+        profile = workdir / "noop-profile.json"
+        noop, noop_changed, _ = play(inventory, REPO / "site.yml", profile=profile)
+        noop_restarts = restarted(before, [containers(host) for host in hosts])
+        baseline, _, _ = play(inventory, BASELINE)
+        report.extend([
+            f"A. no-op run: {noop:.1f} s, changed={noop_changed}, "
+            f"restarted containers={len(noop_restarts)} {noop_restarts or ''}",
+            f"A. baseline (facts + checksums of every managed file): {baseline:.1f} s",
+            f"A. ratio no-op / first converge: {noop / first:.2f}",
+            f"A. ratio no-op / baseline: {noop / baseline:.2f}",
+            "A. no-op profile, top tasks (seconds, runs):",
+        ])
+        for row in json.loads(profile.read_text())[:15]:
+            report.append(f"     {row['seconds']:7.2f}  {row['runs']:3d}  {row['task']}")
+
+        if "loki" in services:
+            before = [containers(host) for host in hosts]
+            change, change_changed, _ = play(inventory, REPO / "site.yml", extra_vars=CHANGED_VAR)
+            change_restarts = restarted(before, [containers(host) for host in hosts])
+            report.append(f"B. one change {CHANGED_VAR}: {change:.1f} s, changed={change_changed}, "
+                          f"restarted {change_restarts}")
+            before = [containers(host) for host in hosts]
+            revert, _, _ = play(inventory, REPO / "site.yml")
+            report.append(f"B. reverted: {revert:.1f} s, restarted "
+                          f"{restarted(before, [containers(host) for host in hosts])}")
+        return first
+    finally:
+        testhost("down", *names)
+
+
+def scaled(workdir: Path, services: list[str], count: int) -> float:
+    names = [f"lgtm-bench-{index}" for index in range(1, count + 1)]
+    try:
+        hosts = boot(names)
+        inventory = write_inventory(workdir, hosts, services)
+        seconds, _, _ = play(inventory, REPO / "site.yml")
+        return seconds
+    finally:
+        testhost("down", *names)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
+    parser.add_argument("--scale", default="1,2,4", help="host counts, 1 first (default 1,2,4)")
+    parser.add_argument("--services", default=",".join(ALL_SERVICES))
+    args = parser.parse_args()
+    services = [service.strip() for service in args.services.split(",") if service.strip()]
+    unknown = sorted(set(services) - set(ALL_SERVICES))
+    if unknown:
+        parser.error(f"--services: unknown {unknown}; choose from {ALL_SERVICES}")
+    counts = [int(count) for count in args.scale.split(",")]
+    if counts[0] != 1:
+        parser.error("--scale must start with 1: the other counts are compared with it")
+
+    report = Report()
+    report.extend([f"lgtm.stack site.yml benchmark, {datetime.date.today()}", machine(),
+                   f"services per host: {','.join(services)}"])
+    testhost("images")  # build (or reuse) the test images before any timing starts
+    with tempfile.TemporaryDirectory(prefix="lgtm-bench-") as tmp:
+        workdir = Path(tmp)
+        one_host = single_host(workdir, services, report)
+        for count in counts[1:]:
+            seconds = scaled(workdir, services, count)
+            report.append(f"C. {count} hosts in one run: {seconds:.1f} s, "
+                          f"ratio to 1 host {seconds / one_host:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
