@@ -229,3 +229,91 @@ def test_bad_input_fails_before_any_change_naming_the_variable(root, bad, named)
     assert named in result.output
     assert root.file("/etc/lgtm/grafana/config/grafana.ini").content_string == ini
     assert container_identity(root, CONTAINER) == before
+
+
+# --- backups (after the password change: the copies carry the current passwords) -------
+
+BACKUPS = "/var/backups/lgtm/grafana"
+
+
+def post(port: int, method: str, path: str, body: object,
+         auth: tuple[str, str]) -> tuple[int, object]:
+    token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(), method=method,
+        headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def sqlite(root, path: str, sql: str) -> list[str]:
+    """Query a database file with the host's python3 (no sqlite3 CLI there either)."""
+    script = ("import sqlite3, sys; "
+              "db = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True); "
+              "[print(*row, sep='|') for row in db.execute(sys.argv[2])]")
+    result = root.run("python3 -c %s %s %s", script, path, sql)
+    assert result.rc == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+def take_backup(root) -> str:
+    result = root.run("systemctl start lgtm-grafana-backup.service")
+    assert result.rc == 0, root.run("journalctl -u lgtm-grafana-backup --no-pager").stdout
+    return f"{BACKUPS}/" + sorted(root.run(f"ls {BACKUPS}").stdout.split())[-1]
+
+
+def test_backup_timer_copies_a_consistent_database_while_grafana_runs(root):
+    assert root.run("systemctl is-enabled lgtm-grafana-backup.timer").stdout.strip() == "enabled"
+    assert root.run("systemctl is-active lgtm-grafana-backup.timer").stdout.strip() == "active"
+    # Eight older copies: after the next one only the newest 7 may stay.
+    root.run(f"for d in 1 2 3 4 5 6 7 8; do touch {BACKUPS}/grafana-2000010${{d}}T000000Z.db; done")
+    before = container_identity(root, CONTAINER)
+    newest = take_backup(root)
+    assert container_identity(root, CONTAINER) == before, "the copy is taken online"
+    copies = sorted(root.run(f"ls -A {BACKUPS}").stdout.split())
+    assert len(copies) == 7 and not copies[-1].startswith("grafana-2000"), copies
+    copy = root.file(newest)
+    assert (copy.user, copy.mode) == ("root", 0o600)
+    assert (root.file(BACKUPS).user, root.file(BACKUPS).mode) == ("root", 0o700)
+    assert sqlite(root, newest, "PRAGMA integrity_check") == ["ok"]
+    assert sqlite(root, newest, "SELECT login FROM user WHERE login = 'operator'") == ["operator"]
+    # Read as root, written by nobody else: Grafana's directory holds only its own files.
+    assert root.run("find /var/lib/lgtm/grafana -user root").stdout.strip() == ""
+
+
+def test_restore_brings_back_a_deleted_user_and_keeps_the_replaced_database(root, grafana_port):
+    probe = ("restore-probe", "Probe-password-" + secret(root)[:8])
+    status, created = post(grafana_port, "POST", "/api/admin/users",
+                           {"login": probe[0], "password": probe[1]}, admin(root))
+    assert status == 200, created
+    take_backup(root)
+    status, _ = post(grafana_port, "DELETE", f"/api/admin/users/{created['id']}", {}, admin(root))
+    assert status == 200
+    assert call(grafana_port, "/api/user", probe)[0] == 401
+
+    restored = run_playbook("restore.yml")
+    restored.assert_ok()
+    assert call(grafana_port, "/api/user", probe)[0] == 200
+    db = root.file("/var/lib/lgtm/grafana/grafana.db")
+    assert (db.uid, db.mode) == (472, 0o640)
+    aside = root.run("ls /var/lib/lgtm/grafana").stdout.split()
+    aside = [name for name in aside if name.startswith("grafana.db.before-restore-")]
+    assert len(aside) == 1, aside
+    # The set-aside database is the one without the user.
+    assert sqlite(root, f"/var/lib/lgtm/grafana/{aside[0]}",
+                  "SELECT count(*) FROM user WHERE login = 'restore-probe'") == ["0"]
+    assert call(grafana_port, "/api/user", ("operator", secret(root, OPERATOR_SECRET)))[0] == 200
+
+
+def test_restore_refuses_a_file_that_is_not_a_grafana_database(root):
+    before = container_identity(root, CONTAINER)
+    refused = run_playbook("restore.yml", {"grafana_restore_file": "/etc/hostname"})
+    assert refused.rc != 0
+    assert "not restoring: /etc/hostname is not a readable SQLite database" in refused.output
+    missing = run_playbook("restore.yml", {"grafana_backup_dir": "/var/backups/none"})
+    assert missing.rc != 0
+    assert "no grafana backup in /var/backups/none" in missing.output
+    assert container_identity(root, CONTAINER) == before

@@ -39,7 +39,8 @@ Upstream sources this follows (read, not copied):
   configure-tempo-data-source/ (tracesToLogsV2, tracesToMetrics, serviceMap, nodeGraph,
   lokiSearch, search, traceQuery, spanBar, streamingEnabled, ...).
 - HTTP API: https://grafana.com/docs/grafana/latest/developers/http_api/ (health, user,
-  users, admin, org, data_source, dashboard, folder_dashboard_search) for paths, bodies
+  users, admin, org, data_source, dashboard (the legacy POST /api/dashboards/db that 13.x
+  still serves), folder_dashboard_search) for paths, bodies
   and messages ("User created", "User password updated", "user not found", ...).
 - Datasource health (`GET /api/datasources/uid/<uid>/health`, 200 OK / 400 ERROR):
   prometheus pkg/promlib/healthcheck.go (instant query `1+1` over the range 1s..4s, POST
@@ -869,6 +870,9 @@ class Grafana:
             case ("GET", "api", "search"):
                 self.require(user)
                 return 200, self._search(query)
+            case ("POST", "api", "dashboards", "db"):
+                self.require(user, org_role="Editor")
+                return 200, self._save_dashboard(body)
             case ("GET", "api", "dashboards", "uid", uid):
                 self.require(user)
                 row = self.store.one("SELECT * FROM dashboard WHERE org_id = 1 AND uid = ?", uid)
@@ -908,6 +912,39 @@ class Grafana:
                                          False, role)
         row = self.store.one("SELECT uid FROM user WHERE id = ?", user_id)
         return {"id": user_id, "uid": row["uid"] if row else "", "message": "User created"}
+
+    def _save_dashboard(self, body: Any) -> dict[str, Any]:
+        """POST /api/dashboards/db: create, or with overwrite replace, a dashboard the
+        API owns (stored in grafana.db, unlike provisioned ones it has no file)."""
+        model = body.get("dashboard") if isinstance(body, dict) else None
+        if not isinstance(model, dict):
+            raise ApiError(400, "bad request data")
+        if not str(model.get("title") or "").strip():
+            raise ApiError(400, "Dashboard title cannot be empty")
+        uid = str(model.get("uid") or random_uid())
+        existing = self.store.one("SELECT * FROM dashboard WHERE org_id = 1 AND uid = ?", uid)
+        if existing is not None and existing["provisioner"] is not None:
+            raise ApiError(400, "Cannot save provisioned dashboard")
+        if existing is not None and not body.get("overwrite"):
+            raise ApiError(412, "The dashboard has been changed by someone else")
+        model = {key: value for key, value in model.items() if key not in ("id", "version")}
+        model["uid"] = uid
+        slug = re.sub(r"[^a-z0-9]+", "-", model["title"].lower()).strip("-")
+        if existing is None:
+            version = 1
+            dashboard_id = self.store.execute(
+                "INSERT INTO dashboard (org_id, uid, title, slug, data, version, folder_title, "
+                "provisioner, external_id, checksum, created, updated) VALUES "
+                "(1, ?, ?, ?, ?, 1, '', NULL, NULL, NULL, ?, ?)", uid, model["title"], slug,
+                json.dumps(model), now(), now())
+        else:
+            version = existing["version"] + 1
+            dashboard_id = existing["id"]
+            self.store.execute("UPDATE dashboard SET title = ?, slug = ?, data = ?, version = ?, "
+                               "updated = ? WHERE id = ?", model["title"], slug, json.dumps(model),
+                               version, now(), dashboard_id)
+        return {"id": dashboard_id, "uid": uid, "url": f"/d/{uid}/{slug}", "status": "success",
+                "version": version, "slug": slug, "folderUid": ""}
 
     def _search(self, query: dict[str, str]) -> list[dict[str, Any]]:
         if query.get("type", "dash-db") not in ("dash-db", ""):
