@@ -518,6 +518,8 @@ def main(argv: list[str] | None = None) -> int:
     wait_cmd = commands.add_parser("wait", help="wait until a host rebooted N times and is up")
     wait_cmd.add_argument("name")
     wait_cmd.add_argument("--reboots", type=int, default=0)
+    # A guest's shutdown waits for its services' stop timeouts (Tempo's is 45 s).
+    wait_cmd.add_argument("--timeout", type=float, default=300.0)
     down_cmd = commands.add_parser("down")
     down_cmd.add_argument("names", nargs="+")
     commands.add_parser("list")
@@ -544,7 +546,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "supervise":
         return supervise(args.name, Path(args.store) if args.store else None)
     elif args.command == "wait":
-        print(json.dumps(asdict(wait_rebooted(args.name, args.reboots)), indent=2))
+        print(json.dumps(asdict(wait_rebooted(args.name, args.reboots, args.timeout)), indent=2))
     elif args.command == "down":
         for name in args.names:
             down(name)
