@@ -51,6 +51,8 @@ SERVICES: Mapping[str, Service] = {
         "faro": Port("alloy_faro_port", 12347, 12347),
     }),
     "glitchtip": Service("lgtm-glitchtip-web", {"http": Port("glitchtip_http_port", 8200, 8000)}),
+    "alertmanager": Service("lgtm-alertmanager",
+                            {"http": Port("alertmanager_http_port", 9093, 9093)}),
 }
 
 METRICS_BACKENDS = ("mimir", "prometheus")

@@ -16,6 +16,11 @@ IMAGES = {
         ["/bin/prometheus"],
         ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"],
     ),
+    "alertmanager:0.33": (
+        "65534:65534",
+        ["/bin/alertmanager"],
+        ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager"],
+    ),
     "postgres:18": ("0:0", ["docker-entrypoint.sh"], ["postgres"]),
     "valkey:9": ("0:0", ["docker-entrypoint.sh"], ["valkey-server"]),
 }
@@ -295,3 +300,24 @@ def test_mimir_defaults_port_8080_and_multitenancy(root):
         assert json.loads(allowed)["status"] == "success"
     finally:
         root.run("podman rm -f -t 0 lgtm-mimir-defaults")
+
+
+def test_alertmanager_amtool_checks_configs_and_the_image_keeps_upstreams_paths(root):
+    image = f"{LOCAL}/alertmanager:0.33"
+    config = json.loads(run_ok(root, f"podman image inspect {image}"))[0]["Config"]
+    assert config["WorkingDir"] == "/alertmanager"
+    # The example config upstream's image ships is valid, as is a webhook receiver;
+    # an unknown key fails with amtool's message and a non-zero exit.
+    run_ok(root, f"podman run --rm --entrypoint /bin/amtool {image} check-config "
+                 "/etc/alertmanager/alertmanager.yml")
+    root.run("mkdir -p /tmp/am && chmod 755 /tmp/am")
+    root.run("printf 'route: {receiver: hook}\\nreceivers:\\n  - name: hook\\n"
+             "    webhook_configs: [{url: \"http://127.0.0.1:9/\"}]\\n' > /tmp/am/good.yml")
+    root.run("sed 's/url:/no_such_key:/' /tmp/am/good.yml > /tmp/am/bad.yml")
+    base = f"podman run --rm -v /tmp/am:/tmp/am:ro --entrypoint /bin/amtool {image} check-config"
+    assert root.run(f"{base} /tmp/am/good.yml").rc == 0
+    bad = root.run(f"{base} /tmp/am/bad.yml")
+    assert bad.rc != 0
+    assert "no_such_key" in bad.stdout + bad.stderr
+    listing = run_ok(root, f"podman run --rm --entrypoint /bin/ls {image} -ldn /alertmanager")
+    assert listing.split()[2:4] == ["65534", "65534"], "the data directory belongs to nobody"

@@ -122,3 +122,18 @@ def test_published_ports_of_a_host_follow_its_groups_and_settings():
         "address": "fd00::9", "port": 8200,
     }
     assert published_ports(hv, "store", {}) == []
+
+
+def test_alertmanager_for_prometheus_on_the_same_and_on_other_hosts():
+    groups = {"lgtm_prometheus": ["store"], "lgtm_alertmanager": ["store", "alerts"]}
+    hv = {"store": {},
+          "alerts": {"lgtm_listen_address": "10.8.0.4", "alertmanager_http_port": 19093}}
+    assert endpoints(hv, "alertmanager", groups, "store") == [
+        {"host": "store", "url": "http://lgtm-alertmanager:9093"},
+        {"host": "alerts", "url": "http://10.8.0.4:19093"},
+    ], "the container always listens on 9093; another host is reached at its published port"
+    assert [(p["service"], p["variable"], p["port"], p["address"])
+            for p in published_ports(hv, "alerts", groups)] == [
+        ("alertmanager", "alertmanager_http_port", 19093, "10.8.0.4")]
+    with pytest.raises(AnsibleFilterError, match="alertmanager runs on 'store'"):
+        endpoints(hv, "alertmanager", groups, "alerts")
