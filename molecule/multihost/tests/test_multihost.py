@@ -1,0 +1,226 @@
+"""The stack split across hosts: wiring across the network, then upgrade.yml rolling pins.
+
+Runs after test_firewall.py (pytest takes files in order): the upgrade tests change
+the running Alloy image, so they come last.
+"""
+
+import base64
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+import testinfra
+import yaml
+from lgtm_molecule import container_identity, get, instance, run_playbook, tunnel
+
+testinfra_hosts = ["lgtm-mh-store"]
+STORE, GRAFANA, APP = "lgtm-mh-store", "lgtm-mh-grafana", "lgtm-mh-app"
+RUN_ID = uuid.uuid4().hex[:12]
+ALLOY_HOSTS = [GRAFANA, APP]
+UPSTREAM = os.environ.get("LGTM_TEST_IMAGES") == "upstream"
+BASE = "docker.io/grafana/alloy:v1.18.1" if UPSTREAM else "localhost/lgtm-test/alloy:v1.18.1"
+NEXT = "localhost/lgtm-test/alloy:v1.18.2"
+BROKEN = "localhost/lgtm-test/alloy:v1.18.3"
+
+
+def roll_order() -> list[str]:
+    """The Alloy hosts in the order a serial play takes them: the inventory's order."""
+    with open(os.environ["MOLECULE_INVENTORY_FILE"]) as inventory:
+        members = list(yaml.safe_load(inventory)["lgtm"]["hosts"])
+    return [name for name in members if name in (GRAFANA, APP)]
+
+
+def other(name: str):
+    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
+    return testinfra.get_host(f"ansible://{name}?ansible_inventory={inventory}")
+
+
+def address(name: str) -> str:
+    return str(instance(name)["address"])
+
+
+def poll(fetch, timeout: float = 90):
+    """Call fetch() until it returns something truthy or the time is up; return the last."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = fetch()
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(1)
+
+
+@pytest.fixture(scope="module")
+def grafana():
+    password = other(GRAFANA).run("cat /etc/lgtm/grafana/secrets/admin_password").stdout.strip()
+    assert password
+    token = base64.b64encode(f"admin:{password}".encode()).decode()
+    with tunnel(GRAFANA, 3000, address(GRAFANA)) as port:
+
+        def call(path: str, body: object = None) -> tuple[int, object]:
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}{path}",
+                data=None if body is None else json.dumps(body).encode(),
+                headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=15) as response:
+                    return response.status, json.loads(response.read() or b"null")
+            except urllib.error.HTTPError as error:
+                return error.code, error.read()[:500]
+
+        yield call
+
+
+@pytest.fixture(scope="module")
+def loki_port():
+    with tunnel(STORE, 3100, address(STORE)) as port:
+        yield port
+
+
+def running(name: str, container: str) -> tuple[str, datetime]:
+    """(image, start time) of a container on a host."""
+    template = "{{.ImageName}}|{{.State.StartedAt}}"
+    inspect = other(name).run(f"podman inspect --format '{template}' {container}")
+    assert inspect.rc == 0, inspect.stderr
+    image, started = inspect.stdout.strip().split("|")
+    stamp, _dot, fraction = started.split(" +")[0].partition(".")
+    return image, datetime.fromisoformat(f"{stamp}.{fraction[:6]:0<6}").replace(tzinfo=UTC)
+
+
+def alloy_state(name: str) -> tuple[str, datetime, str]:
+    """(image, start time, readiness status) of Alloy on a host."""
+    host = other(name)
+    image, when = running(name, "lgtm-alloy")
+    ready = host.run(f"curl -s -o /dev/null -m 5 -w '%{{http_code}}' http://{address(name)}:12345/-/ready")
+    return image, when, ready.stdout.strip()
+
+
+def build_alloy(name: str, tag: str, extra: str, base: str = BASE) -> None:
+    """A new image from the test image (no registry needed): what a new pin would pull."""
+    host = other(name)
+    context = "/tmp/lgtm-build-" + tag.rsplit("/", 1)[1].replace(":", "-")
+    containerfile = f'FROM {base}\nLABEL org.lgtm-stack.test-upgrade="{tag}"\n{extra}\n'
+    host.run(f"mkdir -p {context} && cat > {context}/Containerfile <<'EOF'\n{containerfile}EOF")
+    built = host.run(f"podman build --pull=never --tag {tag} {context}")
+    assert built.rc == 0, built.stderr[-2000:]
+
+
+def test_grafana_datasources_are_healthy_across_hosts(grafana):
+    status, datasources = grafana("/api/datasources")
+    assert status == 200, datasources
+    by_uid = {ds["uid"]: ds for ds in datasources}
+    for uid, port in (("lgtm-loki", 3100), ("lgtm-tempo", 3200), ("lgtm-mimir", 9009)):
+        assert f"{address(STORE)}:{port}" in by_uid[uid]["url"], by_uid[uid]
+        status, health = grafana(f"/api/datasources/uid/{uid}/health")
+        assert status == 200 and health["status"] == "OK", (uid, health)
+
+
+def test_alloy_on_the_app_host_ships_its_journal_to_the_store(loki_port):
+    app = other(APP)
+    message = f"multihost-{RUN_ID}"
+    ran = app.run(f"systemd-run --unit=lgtm-mh-probe --collect --wait -- echo {message}")
+    assert ran.rc == 0, ran.stderr
+    query = f'{{service_unit="lgtm-mh-probe.service"}} |= "{message}"'
+
+    def lines() -> list[tuple[dict[str, str], str]]:
+        status, body = get(loki_port, "/loki/api/v1/query_range", {
+            "query": query, "start": str(int((time.time() - 3600) * 1e9)), "limit": "10"})
+        assert status == 200, body[:500]
+        return [(stream["stream"], line)
+                for stream in json.loads(body)["data"]["result"] for _ts, line in stream["values"]]
+
+    found = poll(lines)
+    assert found, "the app host's journal line never reached Loki on the store"
+    labels, line = found[0]
+    assert line == message
+    assert labels["host"] == app.run("hostname").stdout.strip()
+
+
+def test_a_pin_given_as_an_extra_var_is_refused():
+    before = {name: container_identity(other(name), "lgtm-alloy") for name in ALLOY_HOSTS}
+    result = run_playbook("upgrade.yml", {"alloy_image": NEXT})
+    assert result.rc != 0
+    assert "alloy_image given as extra vars (-e)" in result.output, result.output[-3000:]
+    assert {name: container_identity(other(name), "lgtm-alloy") for name in ALLOY_HOSTS} == before
+
+
+def test_a_major_jump_fails_before_any_change_naming_the_variable():
+    before = {name: container_identity(other(name), "lgtm-alloy") for name in ALLOY_HOSTS}
+    major = "localhost/lgtm-test/alloy:v2.0.0"
+    result = run_playbook("upgrade.yml", {"lgtm_upgrade_images": {"alloy": major}})
+    assert result.rc != 0
+    assert (f"alloy_image: {BASE} -> {major} is a major upgrade; set lgtm_upgrade_allow_major=true"
+            in result.output), result.output[-3000:]
+    assert result.changed == 0
+    assert {name: container_identity(other(name), "lgtm-alloy") for name in ALLOY_HOSTS} == before
+
+
+def test_a_new_pin_rolls_host_by_host():
+    for name in ALLOY_HOSTS:
+        build_alloy(name, NEXT, "")
+    started = time.time()
+    result = run_playbook("upgrade.yml", {"lgtm_upgrade_images": {"alloy": NEXT}})
+    result.assert_ok()
+    states = {name: alloy_state(name) for name in ALLOY_HOSTS}
+    for name, (image, when, ready) in states.items():
+        assert (image, ready) == (NEXT, "200"), name
+        assert when.timestamp() > started - 5, f"{name}: Alloy was not restarted"
+    # serial: 1 - the second host switched only after the first was ready.
+    first, second = roll_order()
+    assert states[first][1] < states[second][1]
+    # A run with the pins already deployed changes nothing.
+    before = {name: container_identity(other(name), "lgtm-alloy") for name in ALLOY_HOSTS}
+    again = run_playbook("upgrade.yml", {"lgtm_upgrade_images": {"alloy": NEXT}})
+    again.assert_ok()
+    assert again.changed == 0, again.output[-3000:]
+    assert {name: container_identity(other(name), "lgtm-alloy") for name in ALLOY_HOSTS} == before
+
+
+def test_a_broken_pin_is_rolled_back_and_stops_the_roll():
+    for name in ALLOY_HOSTS:
+        build_alloy(name, BROKEN, 'ENTRYPOINT ["/bin/false"]')
+    first, second = roll_order()
+    untouched = container_identity(other(second), "lgtm-alloy")
+    result = run_playbook("upgrade.yml", {"lgtm_upgrade_images": {"alloy": BROKEN},
+                                          "lgtm_upgrade_wait_timeout": 20})
+    assert result.rc != 0
+    expected = (f"{first}: alloy {BROKEN} did not become ready; rolled back to {NEXT}; "
+                "the roll stops here")
+    assert expected in result.output, result.output[-4000:]
+    image, _when, ready = alloy_state(first)
+    assert (image, ready) == (NEXT, "200")
+    assert container_identity(other(second), "lgtm-alloy") == untouched, "the roll went on"
+    unit = other(second).file("/etc/containers/systemd/lgtm-alloy.container").content_string
+    assert f"Image={NEXT}" in unit
+
+
+GRAFANA_BASE = ("docker.io/grafana/grafana:13.2.2" if UPSTREAM
+                else "localhost/lgtm-test/grafana:13.2.2")
+GRAFANA_NEXT = "localhost/lgtm-test/grafana:13.2.3"
+GRAFANA_BROKEN = "localhost/lgtm-test/grafana:13.2.4"
+GRAFANA_BACKUPS = "/var/backups/lgtm/grafana"
+
+
+def grafana_backups() -> set[str]:
+    return set(other(GRAFANA).run(f"ls {GRAFANA_BACKUPS}").stdout.split())
+
+
+def test_grafana_is_snapshotted_before_its_switch(grafana):
+    build_alloy(GRAFANA, GRAFANA_NEXT, "", GRAFANA_BASE)
+    before = grafana_backups()
+    # Alloy stays on the pin it runs now; only Grafana moves.
+    result = run_playbook("upgrade.yml",
+                          {"lgtm_upgrade_images": {"alloy": NEXT, "grafana": GRAFANA_NEXT}})
+    result.assert_ok()
+    new = grafana_backups() - before
+    assert len(new) == 1, new
+    written = int(other(GRAFANA).run(f"stat -c %Y {GRAFANA_BACKUPS}/{new.pop()}").stdout)
+    image, started = running(GRAFANA, "lgtm-grafana")
+    assert image == GRAFANA_NEXT
+    assert written <= started.timestamp(), "the snapshot was taken after the switch"
+    assert grafana("/api/health")[0] == 200
+
