@@ -224,3 +224,23 @@ def test_grafana_is_snapshotted_before_its_switch(grafana):
     assert written <= started.timestamp(), "the snapshot was taken after the switch"
     assert grafana("/api/health")[0] == 200
 
+
+def test_a_broken_grafana_pin_is_rolled_back_with_its_snapshot(grafana):
+    uid = f"mh-keep-{RUN_ID}"
+    status, body = grafana("/api/dashboards/db", {
+        "dashboard": {"uid": uid, "title": f"kept {RUN_ID}", "panels": []}, "overwrite": True})
+    assert status == 200, body
+    # A new version that wrecks the database on its way down: only the snapshot has the dashboard.
+    build_alloy(GRAFANA, GRAFANA_BROKEN,
+                'ENTRYPOINT ["/bin/sh", "-c", "rm -f /var/lib/grafana/grafana.db; exit 1"]',
+                GRAFANA_BASE)
+    result = run_playbook("upgrade.yml", {
+        "lgtm_upgrade_images": {"alloy": NEXT, "grafana": GRAFANA_BROKEN},
+        "lgtm_upgrade_wait_timeout": 30})
+    assert result.rc != 0
+    expected = (f"{GRAFANA}: grafana {GRAFANA_BROKEN} did not become ready; rolled back to "
+                f"{GRAFANA_NEXT}, snapshot restored")
+    assert expected in result.output, result.output[-4000:]
+    assert running(GRAFANA, "lgtm-grafana")[0] == GRAFANA_NEXT
+    status, body = grafana(f"/api/dashboards/uid/{uid}")
+    assert status == 200, body
