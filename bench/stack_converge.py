@@ -31,6 +31,7 @@ import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 
@@ -74,9 +75,14 @@ def write_inventory(directory: Path, hosts: list[dict[str, str]], services: list
     return path
 
 
+class Run(NamedTuple):
+    seconds: float
+    changed: int  # summed over the recap's hosts
+
+
 def play(inventory: Path, playbook: Path, extra_vars: dict[str, object] | None = None,
-         profile: Path | None = None) -> tuple[float, int, str]:
-    """(seconds, changed count from the recap, output); fails loudly on a failed run."""
+         profile: Path | None = None) -> Run:
+    """Time and changed count of a run; exits with its output when it fails."""
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / "collections"),
                ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     if profile is not None:
@@ -93,7 +99,7 @@ def play(inventory: Path, playbook: Path, extra_vars: dict[str, object] | None =
     if proc.returncode != 0:
         sys.exit(f"{playbook.name} failed (rc {proc.returncode}):\n{output[-5000:]}")
     changed = sum(int(n) for n in re.findall(r"\bchanged=(\d+)", output))
-    return seconds, changed, output
+    return Run(seconds, changed)
 
 
 def containers(host: dict[str, str]) -> dict[str, str]:
@@ -132,20 +138,20 @@ def single_host(workdir: Path, services: list[str], report: Report) -> float:
     try:
         hosts = boot(names)
         inventory = write_inventory(workdir, hosts, services)
-        first, first_changed, _ = play(inventory, REPO / "site.yml")
-        report.append(f"A. first converge, 1 host: {first:.1f} s (changed={first_changed})")
+        first = play(inventory, REPO / "site.yml")
+        report.append(f"A. first converge, 1 host: {first.seconds:.1f} s (changed={first.changed})")
 
         before = [containers(host) for host in hosts]
         profile = workdir / "noop-profile.json"
-        noop, noop_changed, _ = play(inventory, REPO / "site.yml", profile=profile)
+        noop = play(inventory, REPO / "site.yml", profile=profile)
         noop_restarts = restarted(before, [containers(host) for host in hosts])
-        baseline, _, _ = play(inventory, BASELINE)
+        baseline = play(inventory, BASELINE)
         report.extend([
-            f"A. no-op run: {noop:.1f} s, changed={noop_changed}, "
+            f"A. no-op run: {noop.seconds:.1f} s, changed={noop.changed}, "
             f"restarted containers={len(noop_restarts)} {noop_restarts or ''}",
-            f"A. baseline (facts + checksums of every managed file): {baseline:.1f} s",
-            f"A. ratio no-op / first converge: {noop / first:.2f}",
-            f"A. ratio no-op / baseline: {noop / baseline:.2f}",
+            f"A. baseline (facts + checksums of every managed file): {baseline.seconds:.1f} s",
+            f"A. ratio no-op / first converge: {noop.seconds / first.seconds:.2f}",
+            f"A. ratio no-op / baseline: {noop.seconds / baseline.seconds:.2f}",
             "A. no-op profile, top tasks (seconds, runs):",
         ])
         for row in json.loads(profile.read_text())[:15]:
@@ -153,15 +159,15 @@ def single_host(workdir: Path, services: list[str], report: Report) -> float:
 
         if "loki" in services:
             before = [containers(host) for host in hosts]
-            change, change_changed, _ = play(inventory, REPO / "site.yml", extra_vars=CHANGED_VAR)
+            change = play(inventory, REPO / "site.yml", extra_vars=CHANGED_VAR)
             change_restarts = restarted(before, [containers(host) for host in hosts])
-            report.append(f"B. one change {CHANGED_VAR}: {change:.1f} s, changed={change_changed}, "
-                          f"restarted {change_restarts}")
+            report.append(f"B. one change {CHANGED_VAR}: {change.seconds:.1f} s, "
+                          f"changed={change.changed}, restarted {change_restarts}")
             before = [containers(host) for host in hosts]
-            revert, _, _ = play(inventory, REPO / "site.yml")
-            report.append(f"B. reverted: {revert:.1f} s, restarted "
+            revert = play(inventory, REPO / "site.yml")
+            report.append(f"B. reverted: {revert.seconds:.1f} s, restarted "
                           f"{restarted(before, [containers(host) for host in hosts])}")
-        return first
+        return first.seconds
     finally:
         testhost("down", *names)
 
@@ -171,8 +177,7 @@ def scaled(workdir: Path, services: list[str], count: int) -> float:
     try:
         hosts = boot(names)
         inventory = write_inventory(workdir, hosts, services)
-        seconds, _, _ = play(inventory, REPO / "site.yml")
-        return seconds
+        return play(inventory, REPO / "site.yml").seconds
     finally:
         testhost("down", *names)
 
