@@ -485,7 +485,7 @@ def test_two_plays_at_once_leave_the_host_consistent(root):
 TESTHOST = Path(__file__).resolve().parents[3] / "tests" / "testhost" / "testhost.py"
 
 
-def testhost(*args: str, timeout: float = 300) -> str:
+def run_testhost(*args: str, timeout: float = 300) -> str:
     result = subprocess.run(
         [sys.executable, str(TESTHOST), *args],
         capture_output=True,
@@ -504,11 +504,11 @@ def monotonic(root, unit: str, prop: str) -> int:
 def test_a_reboot_brings_the_stack_back_in_order_without_ansible(root, written_before):
     """systemd-nspawn exits with 133 when its guest reboots; the test-host supervisor
     boots the same tree again on the bridge. Nothing of Ansible runs here."""
-    reboots = next(h["reboots"] for h in json.loads(testhost("list")) if h["name"] == TARGET)
+    reboots = next(h["reboots"] for h in json.loads(run_testhost("list")) if h["name"] == TARGET)
     boot_id = root.run("cat /proc/sys/kernel/random/boot_id").stdout.strip()
     # Delayed by a second so this SSH session ends cleanly before the host goes down.
     assert root.run("systemd-run --on-active=1 systemctl reboot").rc == 0
-    testhost("wait", TARGET, "--reboots", str(reboots + 1), timeout=600)
+    run_testhost("wait", TARGET, "--reboots", str(reboots + 1), timeout=600)
     assert poll(lambda: root.run("cat /proc/sys/kernel/random/boot_id").stdout.strip(), 60)
     assert root.run("cat /proc/sys/kernel/random/boot_id").stdout.strip() != boot_id
     assert poll(lambda: not all_ready(root), 600), all_ready(root)
