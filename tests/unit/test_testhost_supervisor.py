@@ -117,7 +117,7 @@ def test_a_guest_reboot_boots_the_host_again_and_sigterm_powers_it_off(tmp_path)
         assert (tmp_path / "runs").read_text() == "2"
         assert alive(host["nspawn_pid"]) and alive(host["leader_pid"])
         process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=20)
+        output, _stderr = process.communicate(timeout=20)
         assert process.returncode == 0, output
         assert "guest rebooted (nspawn exit 133)" in output
         wait_for(lambda: not alive(host["leader_pid"]))
@@ -128,7 +128,7 @@ def test_a_guest_reboot_boots_the_host_again_and_sigterm_powers_it_off(tmp_path)
 
 def test_any_other_exit_ends_the_supervisor_with_that_status(tmp_path):
     process, state = start_supervisor(tmp_path, first_exit=1)
-    output, _ = process.communicate(timeout=20)
+    output, _stderr = process.communicate(timeout=20)
     assert process.returncode == 1, output
     assert json.loads(state.read_text())["reboots"] == 0
     assert (tmp_path / "runs").read_text() == "1"
