@@ -290,8 +290,9 @@ def test_restore_brings_back_a_deleted_user_and_keeps_the_replaced_database(root
                            {"login": probe[0], "password": probe[1]}, admin(root))
     assert status == 200, created
     take_backup(root)
-    status, _ = post(grafana_port, "DELETE", f"/api/admin/users/{created['id']}", {}, admin(root))
-    assert status == 200
+    status, deleted = post(grafana_port, "DELETE", f"/api/admin/users/{created['id']}", {},
+                           admin(root))
+    assert status == 200, deleted
     assert call(grafana_port, "/api/user", probe)[0] == 401
 
     restored = run_playbook("restore.yml")
