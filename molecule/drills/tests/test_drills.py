@@ -515,6 +515,7 @@ def test_a_reboot_brings_the_stack_back_in_order_without_ansible(root, written_b
     # Delayed by a second so this SSH session ends cleanly before the host goes down.
     assert root.run("systemd-run --on-active=1 systemctl reboot").rc == 0
     run_testhost("wait", TARGET, "--reboots", str(reboots + 1), timeout=600)
+
     def current_boot_id() -> str:
         return root.run("cat /proc/sys/kernel/random/boot_id").stdout.strip()
 
