@@ -12,9 +12,10 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -65,6 +66,20 @@ def run_playbook(
     changed = sum(int(n) for n in re.findall(r"\bchanged=(\d+)", output))
     failed = sum(int(n) for n in re.findall(r"\bfailed=(\d+)", output))
     return PlayResult(rc=proc.returncode, output=output, changed=changed, failed=failed)
+
+
+def poll(fetch: Callable[[], Any], timeout: float = 90, interval: float = 1.0) -> Any:
+    """Call fetch() until it returns something truthy or the deadline passes; the last result.
+
+    What the scenarios wait for (ingestion, a restart, a roll) has no event to wait on
+    from outside the host: a bounded poll stands for readiness, never a fixed sleep.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        found = fetch()
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(interval)
 
 
 # What the scenarios run: locally built test images, or with LGTM_TEST_IMAGES=upstream

@@ -15,14 +15,13 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import testinfra
 import yaml
-from lgtm_molecule import PlayResult, container_identity, instance, run_playbook
+from lgtm_molecule import PlayResult, container_identity, instance, poll, run_playbook
 
 testinfra_hosts = ["lgtm-drills"]
 TARGET, SCANNER = "lgtm-drills", "lgtm-drills-scanner"
@@ -43,16 +42,6 @@ UNITS = ["lgtm-network.service"] + [f"{name}.service" for name in SERVICES]
 def other(name: str):
     inventory = os.environ["MOLECULE_INVENTORY_FILE"]
     return testinfra.get_host(f"ansible://{name}?ansible_inventory={inventory}")
-
-
-def poll(fetch: Callable[[], Any], timeout: float, interval: float = 1.0) -> Any:
-    """fetch() until it returns something truthy or the deadline passes; the last result."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = fetch()
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(interval)
 
 
 def answers(root, url: str, body: str) -> bool:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import pytest
 import testinfra
 import yaml
-from lgtm_molecule import container_identity, get, instance, run_playbook, tunnel
+from lgtm_molecule import container_identity, get, instance, poll, run_playbook, tunnel
 
 testinfra_hosts = ["lgtm-mh-store"]
 STORE, GRAFANA, APP = "lgtm-mh-store", "lgtm-mh-grafana", "lgtm-mh-app"
@@ -42,16 +42,6 @@ def other(name: str):
 
 def address(name: str) -> str:
     return str(instance(name)["address"])
-
-
-def poll(fetch, timeout: float = 90):
-    """Call fetch() until it returns something truthy or the time is up; return the last."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = fetch()
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(1)
 
 
 @pytest.fixture(scope="module")

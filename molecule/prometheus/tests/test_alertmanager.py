@@ -6,10 +6,9 @@ Alertmanager posts. The always-firing rule comes from prometheus_alert_rules_ext
 """
 
 import json
-import time
 
 import pytest
-from lgtm_molecule import container_identity, get, run_playbook, tunnel
+from lgtm_molecule import container_identity, get, poll, run_playbook, tunnel
 
 CONTAINER = "lgtm-alertmanager"
 CONFIG = "/etc/lgtm/alertmanager/alertmanager.yml"
@@ -38,15 +37,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 http.server.HTTPServer((ADDRESS, PORT), Handler).serve_forever()
 """
-
-
-def poll(check, timeout: float = 120, interval: float = 1):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(interval)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from lgtm_molecule import container_identity, run_playbook, tunnel
+from lgtm_molecule import container_identity, poll, run_playbook, tunnel
 
 INSTANCE = "lgtm-stack"
 RUN_ID = uuid.uuid4().hex[:12]
@@ -58,16 +58,6 @@ def grafana(secrets):
                 return error.code, error.read()[:500]
 
         yield call
-
-
-def poll(fetch, timeout: float = 90):
-    """Call fetch() until it returns something truthy or the time is up; return the last."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = fetch()
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(1)
 
 
 def summary() -> dict:

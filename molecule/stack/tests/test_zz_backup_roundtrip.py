@@ -12,7 +12,6 @@ import base64
 import http.cookiejar
 import json
 import os
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import sentry_sdk
 import yaml
-from lgtm_molecule import run_playbook, tunnel
+from lgtm_molecule import poll, run_playbook, tunnel
 from sentry_sdk.envelope import Envelope
 
 INSTANCE = "lgtm-stack"
@@ -97,16 +96,6 @@ def send_event(port: int, dsn: str, message: str) -> None:
         assert response.status == 200
 
 
-def wait_for(fetch, timeout: float = 90):
-    """Call fetch() until it returns something truthy or the time is up; return the last."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = fetch()
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(1)
-
-
 def summary_dsn(project: str) -> str:
     path = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "summary.yml"
     return yaml.safe_load(path.read_text())[INSTANCE]["glitchtip_dsns"][project]
@@ -136,7 +125,7 @@ def test_backup_reset_restore_brings_everything_back(root, tmp_path):
         send_event(eport, dsn, marker)
         glitchtip_password = root.file(GLITCHTIP_SECRET).content_string
         # Stored (the worker ingests asynchronously) before the dump is taken.
-        assert wait_for(lambda: marker in glitchtip_issue_titles(
+        assert poll(lambda: marker in glitchtip_issue_titles(
             eport, glitchtip_password, "be-platform"))
 
     # Check mode names what would run and runs nothing.
