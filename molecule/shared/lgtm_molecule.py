@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import re
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -176,12 +178,27 @@ def get(
     path: str,
     params: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
+    tls: tuple[str, str] | None = None,
 ) -> tuple[int, bytes]:
-    """GET through a tunnel's local port; any HTTP status is returned, not raised."""
-    url = f"http://127.0.0.1:{port}{path}"
-    if params:
-        url += "?" + urllib.parse.urlencode(params)
-    request = urllib.request.Request(url, headers=headers or {})
+    """GET through a tunnel's local port; any HTTP status is returned, not raised.
+
+    With `tls` (CA file, server name) the service speaks HTTPS and its certificate is
+    verified against that CA and name, as its real clients do, not against 127.0.0.1.
+    """
+    target = path + ("?" + urllib.parse.urlencode(params) if params else "")
+    if tls:
+        ca_file, server_name = tls
+        context = ssl.create_default_context(cafile=ca_file)
+        connection = http.client.HTTPSConnection(server_name, port, timeout=10, context=context)
+        connection.sock = context.wrap_socket(
+            socket.create_connection(("127.0.0.1", port), timeout=10), server_hostname=server_name)
+        try:
+            connection.request("GET", target, headers=headers or {})
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{target}", headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.read()

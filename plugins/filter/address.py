@@ -40,6 +40,24 @@ def client_host(address: Any) -> str:
     return _bracketed(_address(WILDCARD_CLIENT.get(str(parsed), str(parsed))))
 
 
+def tls_server_name(address: Any, override: Any = "", inventory_address: Any = "") -> str:
+    """The name clients verify in a service's TLS certificate.
+
+    The operator's name when given; else the address the service is published on, or,
+    published on every interface, the address the inventory reaches the host at.
+    """
+    if override:
+        return str(override)
+    parsed = _address(address)
+    if parsed.is_unspecified:
+        if not inventory_address:
+            raise AnsibleFilterError(
+                f"a service published on {parsed} needs lgtm_tls_server_name or ansible_host "
+                f"for the name in its TLS certificate")
+        return str(inventory_address)
+    return str(parsed)
+
+
 # How long a unit waits at boot for its listen address (a VPN interface may come up
 # well after network-online.target); below the roles' TimeoutStartSec.
 ADDRESS_WAIT_SECONDS = 90
@@ -95,4 +113,5 @@ def wait_for_listen_address(sections: Any) -> dict[str, Any]:
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {"publish_port": publish_port, "client_host": client_host,
+                "tls_server_name": tls_server_name,
                 "wait_for_listen_address": wait_for_listen_address}

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.lgtm.stack.plugins.filter.address import tls_server_name
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class Port:
     # None: the container listens on the same port as the host publishes.
     container_port: int | None = None
     grpc: bool = False
+    # Served over TLS when the host sets lgtm_tls_enabled (backends only).
+    tls: bool = False
 
 
 @dataclass(frozen=True)
@@ -35,13 +38,13 @@ class Service:
 
 
 SERVICES: Mapping[str, Service] = {
-    "loki": Service("lgtm-loki", {"http": Port("loki_http_port", 3100)}),
+    "loki": Service("lgtm-loki", {"http": Port("loki_http_port", 3100, tls=True)}),
     "tempo": Service("lgtm-tempo", {
-        "http": Port("tempo_http_port", 3200),
-        "otlp_grpc": Port("tempo_otlp_grpc_port", 4317, grpc=True),
-        "otlp_http": Port("tempo_otlp_http_port", 4318),
+        "http": Port("tempo_http_port", 3200, tls=True),
+        "otlp_grpc": Port("tempo_otlp_grpc_port", 4317, grpc=True, tls=True),
+        "otlp_http": Port("tempo_otlp_http_port", 4318, tls=True),
     }),
-    "mimir": Service("lgtm-mimir", {"http": Port("mimir_http_port", 9009)}),
+    "mimir": Service("lgtm-mimir", {"http": Port("mimir_http_port", 9009, tls=True)}),
     "prometheus": Service("lgtm-prometheus", {"http": Port("prometheus_http_port", 9090, 9090)}),
     "grafana": Service("lgtm-grafana", {"http": Port("grafana_http_port", 3000, 3000)}),
     "alloy": Service("lgtm-alloy", {
@@ -82,8 +85,8 @@ def _int_port(value: Any, variable: str, host: str) -> int:
     return port
 
 
-def _remote_address(service: str, backend: str, backend_vars: Mapping[str, Any],
-                    consumer: str) -> str:
+def _listen_address(service: str, backend: str, backend_vars: Mapping[str, Any]) -> tuple[
+        str, ipaddress.IPv4Address | ipaddress.IPv6Address]:
     variable = f"{service}_listen_address"
     if variable in backend_vars:
         raw = backend_vars[variable]
@@ -91,10 +94,15 @@ def _remote_address(service: str, backend: str, backend_vars: Mapping[str, Any],
         variable = "lgtm_listen_address"
         raw = backend_vars.get(variable, "127.0.0.1")
     try:
-        address = ipaddress.ip_address(str(raw).strip("[]"))
+        return variable, ipaddress.ip_address(str(raw).strip("[]"))
     except ValueError:
         message = f"{variable} on {backend!r} is not an IP address: {raw!r}"
         raise AnsibleFilterError(message) from None
+
+
+def _remote_address(service: str, backend: str, backend_vars: Mapping[str, Any],
+                    consumer: str) -> str:
+    variable, address = _listen_address(service, backend, backend_vars)
     if address.is_loopback:
         raise AnsibleFilterError(
             f"{service} runs on {backend!r} but is published only on {address} ({variable}), which "
@@ -104,6 +112,31 @@ def _remote_address(service: str, backend: str, backend_vars: Mapping[str, Any],
         # Published on every interface: connect to whatever the inventory connects to.
         return str(backend_vars.get("ansible_host") or backend)
     return f"[{address}]" if address.version == 6 else str(address)
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def _tls(service: str, spec: Port, backend: str, backend_vars: Mapping[str, Any]) -> dict[str, str]:
+    """What a client needs to verify `backend`'s certificate, or {} when it serves plain HTTP.
+
+    Every client checks the certificate against the same name, whether it dials the
+    container name on the same host or the published address from another host.
+    """
+    if not (spec.tls and _truthy(backend_vars.get("lgtm_tls_enabled", False))):
+        return {}
+    ca_pem = str(backend_vars.get("lgtm_tls_ca_certificate") or "")
+    if "-----BEGIN CERTIFICATE-----" not in ca_pem:
+        raise AnsibleFilterError(
+            f"lgtm_tls_enabled is true on {backend!r} but lgtm_tls_ca_certificate there is not a "
+            f"PEM certificate: its clients need the CA that signed its certificate")
+    server_name = tls_server_name(_listen_address(service, backend, backend_vars)[1],
+                                  backend_vars.get("lgtm_tls_server_name") or "",
+                                  backend_vars.get("ansible_host") or backend)
+    return {"ca": ca_pem, "server_name": server_name}
 
 
 def _check_names(service: str, port: str) -> Port:
@@ -118,7 +151,7 @@ def _check_names(service: str, port: str) -> Port:
 
 
 def _reach(hostvars: Mapping[str, Any], service: str, spec: Port, backend: str,
-           consumer: str) -> str:
+           consumer: str) -> tuple[str, dict[str, str]]:
     backend_vars = _host_vars(hostvars, backend)
     if backend == consumer:
         number = spec.container_port or _int_port(
@@ -127,27 +160,45 @@ def _reach(hostvars: Mapping[str, Any], service: str, spec: Port, backend: str,
     else:
         number = _int_port(backend_vars.get(spec.variable, spec.default), spec.variable, backend)
         address = _remote_address(service, backend, backend_vars, consumer)
-    return f"{address}:{number}" if spec.grpc else f"http://{address}:{number}"
+    tls = _tls(service, spec, backend, backend_vars)
+    if spec.grpc:
+        return f"{address}:{number}", tls
+    return f"{'https' if tls else 'http'}://{address}:{number}", tls
+
+
+def _backend(groups: Mapping[str, Any], service: str, inventory_hostname: str) -> str:
+    members = _members(groups, service)
+    if not members:
+        return ""
+    # Its own instance when it runs one, else the first host of the group.
+    return inventory_hostname if inventory_hostname in members else members[0]
 
 
 def endpoint(hostvars: Mapping[str, Any], service: str, groups: Mapping[str, Any],
              inventory_hostname: str, port: str = "http") -> str:
     """URL (or host:port for gRPC) at which `inventory_hostname` reaches `service`, or ""."""
     spec = _check_names(service, port)
-    members = _members(groups, service)
-    if not members:
-        return ""
-    # Its own instance when it runs one, else the first host of the group.
-    backend = inventory_hostname if inventory_hostname in members else members[0]
-    return _reach(hostvars, service, spec, backend, inventory_hostname)
+    backend = _backend(groups, service, inventory_hostname)
+    return _reach(hostvars, service, spec, backend, inventory_hostname)[0] if backend else ""
+
+
+def endpoint_tls(hostvars: Mapping[str, Any], service: str, groups: Mapping[str, Any],
+                 inventory_hostname: str, port: str = "http") -> dict[str, str]:
+    """{ca, server_name} to verify the instance `endpoint` picks; {} for plain HTTP or none."""
+    spec = _check_names(service, port)
+    backend = _backend(groups, service, inventory_hostname)
+    return _reach(hostvars, service, spec, backend, inventory_hostname)[1] if backend else {}
 
 
 def endpoints(hostvars: Mapping[str, Any], service: str, groups: Mapping[str, Any],
-              inventory_hostname: str, port: str = "http") -> list[dict[str, str]]:
-    """Every instance of `service`, as [{host, url}], seen from `inventory_hostname`."""
+              inventory_hostname: str, port: str = "http") -> list[dict[str, Any]]:
+    """Every instance of `service`, as [{host, url, tls}], seen from `inventory_hostname`."""
     spec = _check_names(service, port)
-    return [{"host": backend, "url": _reach(hostvars, service, spec, backend, inventory_hostname)}
-            for backend in _members(groups, service)]
+    found = []
+    for backend in _members(groups, service):
+        url, tls = _reach(hostvars, service, spec, backend, inventory_hostname)
+        found.append({"host": backend, "url": url, "tls": tls})
+    return found
 
 
 def _lenient_port(value: Any) -> int:
@@ -199,5 +250,5 @@ def metrics_backend(groups: Mapping[str, Any], override: Any = "") -> str:
 
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"endpoint": endpoint, "endpoints": endpoints, "metrics_backend": metrics_backend,
-                "published_ports": published_ports}
+        return {"endpoint": endpoint, "endpoint_tls": endpoint_tls, "endpoints": endpoints,
+                "metrics_backend": metrics_backend, "published_ports": published_ports}

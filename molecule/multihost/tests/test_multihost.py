@@ -7,6 +7,7 @@ the running Alloy image, so they come last.
 import base64
 import json
 import os
+import shlex
 import time
 import urllib.error
 import urllib.request
@@ -71,6 +72,15 @@ def loki_port():
         yield port
 
 
+def ca_file() -> str:
+    """The test CA that signed the store's certificate (prepare.yml)."""
+    return os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "tls", "ca.crt")
+
+
+def store_tls() -> tuple[str, str]:
+    return ca_file(), address(STORE)
+
+
 def running(name: str, container: str) -> tuple[str, datetime]:
     """(image, start time) of a container on a host."""
     template = "{{.ImageName}}|{{.State.StartedAt}}"
@@ -104,7 +114,8 @@ def test_grafana_datasources_are_healthy_across_hosts(grafana):
     assert status == 200, datasources
     by_uid = {ds["uid"]: ds for ds in datasources}
     for uid, port in (("lgtm-loki", 3100), ("lgtm-tempo", 3200), ("lgtm-mimir", 9009)):
-        assert f"{address(STORE)}:{port}" in by_uid[uid]["url"], by_uid[uid]
+        # https: the store serves TLS, and health below means Grafana verified it.
+        assert by_uid[uid]["url"].startswith(f"https://{address(STORE)}:{port}"), by_uid[uid]
         status, health = grafana(f"/api/datasources/uid/{uid}/health")
         assert status == 200 and health["status"] == "OK", (uid, health)
 
@@ -118,7 +129,8 @@ def test_alloy_on_the_app_host_ships_its_journal_to_the_store(loki_port):
 
     def lines() -> list[tuple[dict[str, str], str]]:
         status, body = get(loki_port, "/loki/api/v1/query_range", {
-            "query": query, "start": str(int((time.time() - 3600) * 1e9)), "limit": "10"})
+            "query": query, "start": str(int((time.time() - 3600) * 1e9)), "limit": "10"},
+            tls=store_tls())
         assert status == 200, body[:500]
         return [(stream["stream"], line)
                 for stream in json.loads(body)["data"]["result"] for _ts, line in stream["values"]]
@@ -128,6 +140,59 @@ def test_alloy_on_the_app_host_ships_its_journal_to_the_store(loki_port):
     labels, line = found[0]
     assert line == message
     assert labels["host"] == app.run("hostname").stdout.strip()
+
+
+@pytest.mark.parametrize(("port", "path"), [(3100, "/ready"), (3200, "/ready"), (9009, "/ready"),
+                                            (4318, "/v1/traces")])
+def test_the_store_serves_tls_that_its_ca_and_address_verify(port, path):
+    """From the Grafana host: the test CA and the store's address verify every backend
+    port; another name, no CA or plain HTTP do not get an answer from the service."""
+    consumer = other(GRAFANA)
+    with open(ca_file(), encoding="ascii") as ca:
+        pem = ca.read()
+    assert consumer.run(f"printf '%s' {shlex.quote(pem)} > /tmp/lgtm-test-ca.crt").rc == 0
+    url = f"https://{address(STORE)}:{port}{path}"
+    verified = consumer.run(
+        f"curl -s -o /dev/null -w '%{{http_code}}' -m 5 --cacert /tmp/lgtm-test-ca.crt {url}")
+    assert verified.rc == 0, (url, verified.stderr)
+    assert verified.stdout.strip() in ("200", "405"), verified.stdout
+    # curl exit 60: the certificate is not trusted (system CAs) / does not name what was dialled.
+    assert consumer.run(f"curl -s -o /dev/null -m 5 {url}").rc == 60
+    wrong_name = consumer.run(f"curl -s -o /dev/null -m 5 --cacert /tmp/lgtm-test-ca.crt "
+                              f"--resolve lgtm-mh-store:{port}:{address(STORE)} https://lgtm-mh-store:{port}{path}")
+    assert wrong_name.rc == 60, wrong_name.stderr
+    plain = consumer.run(f"curl -s -m 5 http://{address(STORE)}:{port}{path}")
+    assert "HTTPS" in plain.stdout or plain.rc != 0, plain.stdout
+
+
+def test_the_private_key_is_readable_by_the_service_user_only():
+    store = other(STORE)
+    for service, uid in (("loki", 10001), ("tempo", 10001), ("mimir", 0)):
+        key = store.file(f"/etc/lgtm/{service}/tls/server.key")
+        assert key.mode == 0o400 and key.uid == uid, (service, oct(key.mode), key.uid)
+
+
+def test_a_trace_sent_to_the_app_host_reaches_tempo_over_tls(grafana):
+    """App host Alloy -> store Tempo (OTLP over TLS); Grafana reads it back through its
+    datasource proxy (TLS again)."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    with tunnel(APP, 4318, address(APP)) as otlp_port:
+        provider = TracerProvider(resource=Resource.create({"service.name": f"multihost-{RUN_ID}"}))
+        provider.add_span_processor(SimpleSpanProcessor(
+            OTLPSpanExporter(endpoint=f"http://127.0.0.1:{otlp_port}/v1/traces")))
+        with provider.get_tracer("lgtm.stack.test").start_as_current_span("tls-probe") as span:
+            trace_id = format(span.get_span_context().trace_id, "032x")
+        provider.shutdown()
+
+    def found() -> object:
+        status, body = grafana(f"/api/datasources/proxy/uid/lgtm-tempo/api/v2/traces/{trace_id}")
+        return body if status == 200 else None
+
+    assert poll(found), "the trace never reached Tempo on the store"
 
 
 def test_a_pin_given_as_an_extra_var_is_refused():

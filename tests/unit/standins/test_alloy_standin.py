@@ -370,11 +370,26 @@ def render_role_config(**overrides: Any) -> str:
         alloy_tempo_endpoint_resolved="http://lgtm-tempo:4318",
         alloy_remote_write_target="http://lgtm-mimir:9009/api/v1/push",
         alloy_metrics_backend="mimir",
+        alloy_loki_tls={},
+        alloy_tempo_tls={},
+        alloy_remote_write_tls={},
     )
     variables.update(overrides)
     templar = Templar(loader=DataLoader(), variables=variables)
     text = (ROLE / "templates/config.alloy.j2").read_text()
     return str(templar.template(trust_as_template(text)))
+
+
+def test_role_config_with_tls_backends_validates():
+    tls = {"ca": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+           "server_name": "10.8.0.2"}
+    text = render_role_config(alloy_loki_tls=tls, alloy_tempo_tls=tls, alloy_remote_write_tls=tls)
+    assert errors_of(text) == []
+    # loki.write and prometheus.remote_write: tls_config; both OTLP exporters: tls.
+    assert text.count("tls_config {") == 2
+    assert text.count("    tls {") == 2
+    assert text.count('server_name = "10.8.0.2"') == 4
+    assert '"-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n"' in text
 
 
 def component_ids(text: str) -> set[str]:

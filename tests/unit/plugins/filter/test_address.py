@@ -5,6 +5,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.lgtm.stack.plugins.filter.address import (
     client_host,
     publish_port,
+    tls_server_name,
     wait_for_listen_address,
 )
 
@@ -73,3 +74,18 @@ def test_private_address_waits_for_the_address_and_the_network():
 def test_unit_sections_must_be_a_mapping():
     with pytest.raises(AnsibleFilterError):
         wait_for_listen_address("Unit")
+
+
+@pytest.mark.parametrize(("address", "override", "inventory_address", "expected"), [
+    ("10.8.0.2", "", "store", "10.8.0.2"),
+    ("[fd00::2]", "", "store", "fd00::2"),
+    ("10.8.0.2", "logs.example.internal", "store", "logs.example.internal"),
+    ("0.0.0.0", "", "store.example.internal", "store.example.internal"),
+])
+def test_tls_server_name(address, override, inventory_address, expected):
+    assert tls_server_name(address, override, inventory_address) == expected
+
+
+def test_tls_server_name_of_a_wildcard_needs_a_name():
+    with pytest.raises(AnsibleFilterError, match="lgtm_tls_server_name"):
+        tls_server_name("::")

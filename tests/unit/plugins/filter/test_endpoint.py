@@ -4,6 +4,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.lgtm.stack.plugins.filter.endpoint import (
     endpoint,
+    endpoint_tls,
     endpoints,
     metrics_backend,
     published_ports,
@@ -93,8 +94,8 @@ def test_metrics_backend_rejects_unknown_override():
 def test_endpoints_lists_every_instance_from_the_consumer():
     hv = hostvars(app={"lgtm_listen_address": "10.8.0.5"})
     assert endpoints(hv, "alloy", GROUPS, "store") == [
-        {"host": "store", "url": "http://lgtm-alloy:12345"},
-        {"host": "app", "url": "http://10.8.0.5:12345"},
+        {"host": "store", "url": "http://lgtm-alloy:12345", "tls": {}},
+        {"host": "app", "url": "http://10.8.0.5:12345", "tls": {}},
     ]
     assert endpoints(hv, "grafana", GROUPS, "store") == []
     with pytest.raises(AnsibleFilterError, match="lgtm_listen_address"):
@@ -129,11 +130,52 @@ def test_alertmanager_for_prometheus_on_the_same_and_on_other_hosts():
     hv = {"store": {},
           "alerts": {"lgtm_listen_address": "10.8.0.4", "alertmanager_http_port": 19093}}
     assert endpoints(hv, "alertmanager", groups, "store") == [
-        {"host": "store", "url": "http://lgtm-alertmanager:9093"},
-        {"host": "alerts", "url": "http://10.8.0.4:19093"},
+        {"host": "store", "url": "http://lgtm-alertmanager:9093", "tls": {}},
+        {"host": "alerts", "url": "http://10.8.0.4:19093", "tls": {}},
     ], "the container always listens on 9093; another host is reached at its published port"
     assert [(p["service"], p["variable"], p["port"], p["address"])
             for p in published_ports(hv, "alerts", groups)] == [
         ("alertmanager", "alertmanager_http_port", 19093, "10.8.0.4")]
     with pytest.raises(AnsibleFilterError, match="alertmanager runs on 'store'"):
         endpoints(hv, "alertmanager", groups, "alerts")
+
+
+CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+def test_tls_backend_is_https_and_verified_against_one_name_from_everywhere():
+    hv = hostvars(store={"lgtm_listen_address": "10.8.0.2", "lgtm_tls_enabled": True,
+                         "lgtm_tls_ca_certificate": CA_PEM})
+    expected = {"ca": CA_PEM, "server_name": "10.8.0.2"}
+    assert endpoint(hv, "loki", GROUPS, "app") == "https://10.8.0.2:3100"
+    assert endpoint_tls(hv, "loki", GROUPS, "app") == expected
+    # The same host dials the container name but checks the same name.
+    assert endpoint(hv, "loki", GROUPS, "store") == "https://lgtm-loki:3100"
+    assert endpoint_tls(hv, "loki", GROUPS, "store") == expected
+    assert endpoint(hv, "tempo", GROUPS, "app", port="otlp_grpc") == "10.8.0.2:4317"
+    assert endpoint_tls(hv, "tempo", GROUPS, "app", port="otlp_grpc") == expected
+    # Alloy is not a TLS backend: plain HTTP even on a TLS host.
+    assert endpoint(hv, "alloy", GROUPS, "app") == "http://lgtm-alloy:12345"
+    assert endpoint_tls(hv, "alloy", GROUPS, "store") == {}
+    assert endpoints(hv, "loki", GROUPS, "app") == [
+        {"host": "store", "url": "https://10.8.0.2:3100", "tls": expected}]
+
+
+@pytest.mark.parametrize(("store_vars", "server_name"), [
+    ({"lgtm_listen_address": "0.0.0.0", "ansible_host": "store.example.internal"},
+     "store.example.internal"),
+    ({"lgtm_listen_address": "10.8.0.2", "lgtm_tls_server_name": "logs.example.internal"},
+     "logs.example.internal"),
+    ({"lgtm_listen_address": "10.8.0.2", "loki_listen_address": "10.9.0.2"}, "10.9.0.2"),
+])
+def test_tls_server_name(store_vars, server_name):
+    hv = hostvars(store={**store_vars, "lgtm_tls_enabled": "true",
+                         "lgtm_tls_ca_certificate": CA_PEM})
+    assert endpoint_tls(hv, "loki", GROUPS, "app")["server_name"] == server_name
+
+
+def test_tls_without_a_ca_names_the_variable():
+    hv = hostvars(store={"lgtm_listen_address": "10.8.0.2", "lgtm_tls_enabled": True})
+    with pytest.raises(AnsibleFilterError, match="lgtm_tls_ca_certificate"):
+        endpoint(hv, "loki", GROUPS, "app")
+    assert endpoint_tls(hostvars(), "mimir", GROUPS, "app") == {}
