@@ -45,7 +45,8 @@ SERVICES: Mapping[str, Service] = {
         "otlp_http": Port("tempo_otlp_http_port", 4318, tls=True),
     }),
     "mimir": Service("lgtm-mimir", {"http": Port("mimir_http_port", 9009, tls=True)}),
-    "prometheus": Service("lgtm-prometheus", {"http": Port("prometheus_http_port", 9090, 9090)}),
+    "prometheus": Service("lgtm-prometheus",
+                          {"http": Port("prometheus_http_port", 9090, 9090, tls=True)}),
     "grafana": Service("lgtm-grafana", {"http": Port("grafana_http_port", 3000, 3000)}),
     "alloy": Service("lgtm-alloy", {
         "http": Port("alloy_http_port", 12345, 12345),
@@ -55,7 +56,7 @@ SERVICES: Mapping[str, Service] = {
     }),
     "glitchtip": Service("lgtm-glitchtip-web", {"http": Port("glitchtip_http_port", 8200, 8000)}),
     "alertmanager": Service("lgtm-alertmanager",
-                            {"http": Port("alertmanager_http_port", 9093, 9093)}),
+                            {"http": Port("alertmanager_http_port", 9093, 9093, tls=True)}),
 }
 
 METRICS_BACKENDS = ("mimir", "prometheus")

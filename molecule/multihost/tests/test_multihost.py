@@ -113,7 +113,8 @@ def test_grafana_datasources_are_healthy_across_hosts(grafana):
     status, datasources = grafana("/api/datasources")
     assert status == 200, datasources
     by_uid = {ds["uid"]: ds for ds in datasources}
-    for uid, port in (("lgtm-loki", 3100), ("lgtm-tempo", 3200), ("lgtm-mimir", 9009)):
+    for uid, port in (("lgtm-loki", 3100), ("lgtm-tempo", 3200), ("lgtm-mimir", 9009),
+                      ("lgtm-prometheus", 9090)):
         # https: the store serves TLS, and health below means Grafana verified it.
         assert by_uid[uid]["url"].startswith(f"https://{address(STORE)}:{port}"), by_uid[uid]
         status, health = grafana(f"/api/datasources/uid/{uid}/health")
@@ -143,7 +144,8 @@ def test_alloy_on_the_app_host_ships_its_journal_to_the_store(loki_port):
 
 
 @pytest.mark.parametrize(("port", "path"), [(3100, "/ready"), (3200, "/ready"), (9009, "/ready"),
-                                            (4318, "/v1/traces")])
+                                            (4318, "/v1/traces"), (9090, "/-/ready"),
+                                            (9093, "/-/ready")])
 def test_the_store_serves_tls_that_its_ca_and_address_verify(port, path):
     """From the Grafana host: the test CA and the store's address verify every backend
     port; another name, no CA or plain HTTP do not get an answer from the service."""
@@ -167,9 +169,32 @@ def test_the_store_serves_tls_that_its_ca_and_address_verify(port, path):
 
 def test_the_private_key_is_readable_by_the_service_user_only():
     store = other(STORE)
-    for service, uid in (("loki", 10001), ("tempo", 10001), ("mimir", 0)):
+    for service, uid in (("loki", 10001), ("tempo", 10001), ("mimir", 0), ("prometheus", 65534),
+                         ("alertmanager", 65534)):
         key = store.file(f"/etc/lgtm/{service}/tls/server.key")
         assert key.mode == 0o400 and key.uid == uid, (service, oct(key.mode), key.uid)
+
+
+def test_prometheus_scrapes_and_alerts_over_tls(grafana):
+    """Prometheus on the store scrapes its TLS neighbours (and itself) by container name,
+    verifying the store's address, and reaches Alertmanager the same way."""
+
+    def targets() -> dict[str, str] | None:
+        status, body = grafana("/api/datasources/proxy/uid/lgtm-prometheus/api/v1/targets")
+        assert status == 200, body
+        health = {f"{t['labels']['job']}@{t['labels'].get('host', '')}": t["health"]
+                  for t in body["data"]["activeTargets"]}
+        return health if health and all(value == "up" for value in health.values()) else None
+
+    health = poll(targets)
+    assert health, "some scrape target stayed down"
+    for job in ("loki", "tempo", "mimir", "alertmanager"):
+        assert health.get(f"{job}@{STORE}") == "up", health
+    assert health.get("prometheus@") == "up", health
+    status, body = grafana("/api/datasources/proxy/uid/lgtm-prometheus/api/v1/alertmanagers")
+    assert status == 200, body
+    active = [item["url"] for item in body["data"]["activeAlertmanagers"]]
+    assert active == ["https://lgtm-alertmanager:9093/api/v2/alerts"], active
 
 
 def test_a_trace_sent_to_the_app_host_reaches_tempo_over_tls(grafana):
