@@ -36,6 +36,14 @@ Upstream sources this follows (read at v1.18.1, not copied):
   snappy block compression as upstream's clients send it;
   https://github.com/google/snappy/blob/main/format_description.txt.
 - Prometheus remote write 1.0: https://prometheus.io/docs/specs/prw/remote_write_spec/.
+- Client TLS: internal/component/common/config/types.go TLSConfig (`tls_config` of loki.write
+  and prometheus.remote_write endpoints, converted to prometheus/common's: a CA replaces the
+  system pool, server_name is verified and sent as SNI) and
+  internal/component/otelcol/config_tls.go TLSClientArguments (`tls` of otelcol clients, to
+  collector configtls: `insecure` without a CA means no TLS settings at all, so an https
+  URL is then verified against the system pool and the URL's host); both Validate "at most
+  one of ca_pem and ca_file must be configured" and the cert/key pairing. Go's crypto/tls
+  and crypto/x509 error texts.
 - OTLP/HTTP and OTLP/gRPC: https://opentelemetry.io/docs/specs/otlp/ (binary protobuf and
   JSON bodies, `/v1/traces|logs|metrics`; the `opentelemetry.proto.collector.*.v1`
   services' Export methods), opentelemetry-proto metrics.proto for the metrics conversion;
@@ -53,7 +61,10 @@ otelcol.processor.memory_limiter and .batch (pass-through), otelcol.exporter.otl
 otelcol.exporter.prometheus (gauges, sums, histograms), prometheus.remote_write,
 prometheus.scrape, prometheus.exporter.unix (a few /proc collectors),
 prometheus.exporter.self, faro.receiver (logs, exceptions, measurements, events).
-No clustering, no UI, no live debugging, no WAL, no usage reporting (only logged).
+Client TLS (server verification with ca_pem/ca_file, server_name, insecure_skip_verify,
+otelcol's insecure and include_system_ca_certs_pool) on loki.write, prometheus.remote_write
+and otelcol.exporter.otlphttp; client certificates and min/max versions validate but are
+not used. No clustering, no UI, no live debugging, no WAL, no usage reporting (only logged).
 """
 
 from __future__ import annotations
@@ -61,6 +72,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import http.client
 import json
 import math
 import os
@@ -68,12 +80,14 @@ import platform
 import re
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import zlib
 from dataclasses import dataclass, field
@@ -609,6 +623,10 @@ def check_body(items: list[Attr | Block], spec: dict[str, Any], where: str,
                     errors.append(AlloyError(f"unrecognized block name {item.name!r}", item.pos))
                 continue
             check_body(item.body, blocks[item.name], f"{where}.{item.name}", errors)
+    if where.endswith(".tls_config") or (where.startswith("otelcol.") and
+                                         where.endswith(".tls")):
+        errors += tls_block_errors({item.name: item.expr for item in items
+                                    if isinstance(item, Attr)})
     present_blocks = {item.name for item in items if isinstance(item, Block)}
     for name, arg in args.items():
         if arg.get("required") and name not in seen:
@@ -616,6 +634,24 @@ def check_body(items: list[Attr | Block], spec: dict[str, Any], where: str,
     for name, block in blocks.items():
         if block.get("required") and name not in present_blocks:
             errors.append(AlloyError(f"missing required block {name!r}", None))
+
+
+def tls_block_errors(attrs: dict[str, Expr]) -> list[AlloyError]:
+    """TLSConfig.Validate / TLSClientArguments.Validate, on what is known before running:
+    an attribute counts as set unless it is a literal empty string."""
+    present = {name for name, expr in attrs.items()
+               if not (expr.kind == "literal" and expr.value == "")}
+    errors = [AlloyError(f"at most one of {pem} and {file} must be configured", None)
+              for pem, file in (("ca_pem", "ca_file"), ("cert_pem", "cert_file"),
+                                ("key_pem", "key_file")) if {pem, file} <= present]
+    cert, key = present & {"cert_pem", "cert_file"}, present & {"key_pem", "key_file"}
+    if cert and not key:
+        errors.append(AlloyError("exactly one of key_pem or key_file must be configured when "
+                                 "a client certificate is configured", None))
+    elif key and not cert:
+        errors.append(AlloyError("exactly one of cert_pem or cert_file must be configured "
+                                 "when a client key is configured", None))
+    return errors
 
 
 def validate(items: list[Attr | Block], schema: dict[str, Any], stability: str,
@@ -835,10 +871,101 @@ def remote_write_body(samples: list[tuple[dict[str, str], float, int]]) -> bytes
     return snappy_compress(bytes(body))
 
 
-def http_post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+# ---------------------------------------------------------------------------- client TLS
+
+class TLSError(OSError):
+    """A TLS set-up or verification failure, worded as Go's crypto/tls and crypto/x509."""
+
+
+def tls_context(ca_pem: str = "", skip_verify: bool = False,
+                system_pool: bool = False) -> ssl.SSLContext:
+    """A client context trusting only ca_pem (the system store without it, or with
+    system_pool), as a Go tls.Config with RootCAs: CAs are anchors, no common-name
+    fallback."""
+    try:
+        context = ssl.create_default_context(cadata=ca_pem or None)
+        if ca_pem and system_pool:
+            context.load_default_certs()
+    except (ssl.SSLError, ValueError):
+        raise TLSError("unable to use specified CA cert: no certificate found") from None
+    context.verify_flags = (context.verify_flags | ssl.VERIFY_X509_PARTIAL_CHAIN) \
+        & ~ssl.VERIFY_X509_STRICT
+    context.hostname_checks_common_name = False
+    if skip_verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def client_tls(tls: dict[str, Any] | None) -> tuple[ssl.SSLContext | None, str]:
+    """(context, server name) from a `tls_config` or otelcol `tls` block's arguments."""
+    tls = tls or {}
+    ca_pem, ca_file = tls.get("ca_pem") or "", tls.get("ca_file") or ""
+    if ca_pem and ca_file:
+        raise TLSError("at most one of ca_pem and ca_file must be configured")
+    if tls.get("insecure") and not (ca_pem or ca_file):
+        return None, ""  # configtls: no TLS settings, Go's defaults
+    if ca_file:
+        try:
+            ca_pem = Path(ca_file).read_text()
+        except OSError as error:
+            raise TLSError(f"unable to load specified CA cert {ca_file}: open {ca_file}: "
+                           f"{(error.strerror or str(error)).lower()}") from None
+    context = tls_context(ca_pem, bool(tls.get("insecure_skip_verify")),
+                          bool(tls.get("include_system_ca_certs_pool")))
+    return context, str(tls.get("server_name") or "")
+
+
+def go_tls_text(error: ssl.SSLError, name: str) -> str:
+    """Go's words for what OpenSSL reports (X509_V_ERR_* codes)."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        if error.verify_code in (2, 18, 19, 20, 21):  # no chain to a trusted root
+            detail = "certificate signed by unknown authority"
+        elif error.verify_code in (9, 10):
+            detail = "certificate has expired or is not yet valid"
+        elif error.verify_code in (62, 64):  # host name or IP address mismatch
+            detail = f"certificate is not valid for {name}"
+        else:
+            detail = str(error.verify_message)
+        return f"tls: failed to verify certificate: x509: {detail}"
+    if error.reason == "WRONG_VERSION_NUMBER":
+        return "http: server gave HTTP response to HTTPS client"
+    return f"tls: {error.reason or error}"
+
+
+def open_url(request: urllib.request.Request, timeout: float,
+             context: ssl.SSLContext | None = None, server_name: str = "") -> Any:
+    """urllib's urlopen, verifying https against context and server_name (the URL's host
+    when empty), also sent as SNI unless an IP address: Go's tls.Config.ServerName."""
+    tls = context or tls_context()
+    host = urllib.parse.urlsplit(request.full_url).hostname or ""
+
+    class Connection(http.client.HTTPSConnection):
+        def connect(self) -> None:
+            http.client.HTTPConnection.connect(self)
+            self.sock = tls.wrap_socket(self.sock, server_hostname=server_name or getattr(
+                self, "_tunnel_host", None) or self.host)
+
+    class Handler(urllib.request.HTTPSHandler):
+        def https_open(self, req: urllib.request.Request) -> Any:
+            return self.do_open(Connection, req, context=tls)
+
+    try:
+        return urllib.request.build_opener(Handler).open(request, timeout=timeout)
+    except urllib.error.URLError as error:
+        reason = None if isinstance(error, urllib.error.HTTPError) else error.reason
+        if not isinstance(reason, ssl.SSLError):
+            raise
+        raise TLSError(f'{request.get_method().capitalize()} "{request.full_url}": '
+                       f"{go_tls_text(reason, server_name or host)}") from None
+
+
+def http_post(url: str, body: bytes, headers: dict[str, str], timeout: float,
+              tls: dict[str, Any] | None = None) -> int:
+    """POST, verifying an https URL with the `tls_config`/`tls` block's arguments."""
     request = urllib.request.Request(url, data=body, method="POST", headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with open_url(request, timeout, *client_tls(tls)) as response:
             response.read()
             return response.status
     except urllib.error.HTTPError as error:
@@ -1151,13 +1278,17 @@ class LokiWrite(Component):
     def deliver(self, endpoint: dict[str, Any], body: bytes, headers: dict[str, str],
                 count: int) -> None:
         backoff = parse_duration(endpoint.get("min_backoff_period"), 0.5)
+        tls = (endpoint.get("blocks:tls_config") or [None])[0]
+        last: Any = None
         for _attempt in range(int(endpoint.get("max_backoff_retries", 10)) + 1):
             try:
                 status = http_post(endpoint["url"], body, headers,
-                                   parse_duration(endpoint.get("remote_timeout"), 10))
+                                   parse_duration(endpoint.get("remote_timeout"), 10), tls)
+                last = None
             except OSError as error:
-                log("warn", "error sending batch, will retry", component=self.id, error=error)
-                status = 0
+                log("warn", "error sending batch, will retry", component=self.id, status=-1,
+                    error=error)
+                status, last = 0, error
             if 200 <= status < 300:
                 self.runtime.count("loki_write_sent_entries_total", self.id, count)
                 return
@@ -1166,6 +1297,8 @@ class LokiWrite(Component):
                 return
             self.runtime.stopping.wait(backoff)
             backoff = min(backoff * 2, parse_duration(endpoint.get("max_backoff_period"), 300))
+        log("error", "final error sending batch", component=self.id, status=status or -1,
+            error=last or f"server returned HTTP status {status}")
         self.runtime.count("loki_write_dropped_entries_total", self.id, count)
 
 
@@ -1179,11 +1312,11 @@ def forward_otel(targets: list[Any], payload: OtelPayload) -> None:
 
 class OtelReceiverOtlp(Component):
     def start(self) -> None:
-        for http in self.block_args("http"):
-            host, port = split_hostport(http.get("endpoint", "0.0.0.0:4318"))
-            paths = {http.get("traces_url_path", "/v1/traces"): "traces",
-                     http.get("logs_url_path", "/v1/logs"): "logs",
-                     http.get("metrics_url_path", "/v1/metrics"): "metrics"}
+        for http_args in self.block_args("http"):
+            host, port = split_hostport(http_args.get("endpoint", "0.0.0.0:4318"))
+            paths = {http_args.get("traces_url_path", "/v1/traces"): "traces",
+                     http_args.get("logs_url_path", "/v1/logs"): "logs",
+                     http_args.get("metrics_url_path", "/v1/metrics"): "metrics"}
             serve_http(host, port, self.handler(paths), self.id)
         for grpc in self.block_args("grpc"):
             host, port = split_hostport(grpc.get("endpoint", "0.0.0.0:4317"))
@@ -1336,6 +1469,8 @@ class OtelExporterOtlpHttp(Component):
         client = self.block_args("client")[0]
         headers = {k: str(v) for k, v in (client.get("headers") or {}).items()}
         compression = client.get("compression", "gzip")
+        tls = (client.get("blocks:tls") or [None])[0]
+        retry = (self.block_args("retry_on_failure") or [{}])[0]
         while not self.runtime.stopping.is_set():
             with self.wake:
                 while not self.pending:
@@ -1346,24 +1481,31 @@ class OtelExporterOtlpHttp(Component):
                                "User-Agent": f"Alloy/{VERSION}", **headers}
             if compression == "gzip":
                 request_headers["Content-Encoding"] = "gzip"
-            backoff = 5.0
-            deadline = time.monotonic() + 300
+            backoff = parse_duration(retry.get("initial_interval"), 5)
+            deadline = time.monotonic() + parse_duration(retry.get("max_elapsed_time"), 300)
+            # Upstream's names; the stand-in counts requests, not the items in them.
+            items = {"traces": "spans", "logs": "log_records",
+                     "metrics": "metric_points"}[item.signal]
             while True:
                 try:
                     status = http_post(self.url(item.signal), body, request_headers,
-                                       parse_duration(client.get("timeout"), 30))
-                except OSError as error:
-                    log("warn", "exporting failed, will retry", component=self.id, error=error)
-                    status = 0
-                if 200 <= status < 300 or (400 <= status < 500 and status not in (429,)):
-                    self.runtime.count(f"otelcol_exporter_sent_{item.signal}_requests_total"
-                                       if status < 300 else
-                                       f"otelcol_exporter_send_failed_{item.signal}_total",
-                                       self.id)
+                                       parse_duration(client.get("timeout"), 30), tls)
+                    error: Any = f"HTTP status {status}"
+                except OSError as failure:
+                    status, error = 0, failure
+                if 200 <= status < 300:
+                    self.runtime.count(f"otelcol_exporter_sent_{items}_total", self.id)
                     break
-                if time.monotonic() > deadline:
+                if (400 <= status < 500 and status != 429) or retry.get("enabled") is False \
+                        or time.monotonic() + backoff > deadline:
+                    log("error", "Exporting failed. Dropping data.", component=self.id,
+                        error=error)
+                    self.runtime.count(f"otelcol_exporter_send_failed_{items}_total", self.id)
                     break
+                log("warn", "Exporting failed. Will retry the request after interval.",
+                    component=self.id, error=error, interval=f"{backoff}s")
                 self.runtime.stopping.wait(backoff)
+                backoff = min(backoff * 1.5, parse_duration(retry.get("max_interval"), 30))
 
 
 class OtelExporterOtlpGrpc(Component):
@@ -1580,17 +1722,32 @@ class PrometheusRemoteWrite(Component):
             if not batch:
                 continue
             body = remote_write_body(batch)
-            for _attempt in range(10):
+            tls = (endpoint.get("blocks:tls_config") or [None])[0]
+            for attempt in range(10):
                 try:
                     status = http_post(endpoint["url"], body, headers,
-                                       parse_duration(endpoint.get("remote_timeout"), 30))
-                except OSError as error:
-                    log("warn", "remote write failed, will retry", component=self.id, error=error)
-                    status = 0
+                                       parse_duration(endpoint.get("remote_timeout"), 30), tls)
+                    error: Any = f"server returned HTTP status {status}"
+                except OSError as failure:
+                    status, error = 0, failure
                 if 200 <= status < 300 or (400 <= status < 500 and status != 429):
                     self.runtime.count("prometheus_remote_storage_samples_total", self.id,
                                        len(batch))
+                    if status >= 300:
+                        log("error", "non-recoverable error", component=self.id,
+                            count=len(batch), err=error)
+                        self.runtime.count("prometheus_remote_storage_samples_failed_total",
+                                           self.id, len(batch))
                     break
+                if attempt == 9:  # upstream retries for ever; the stand-in drops the batch
+                    log("error", "Failed to send batch, dropping it", component=self.id,
+                        count=len(batch), err=error)
+                    self.runtime.count("prometheus_remote_storage_samples_failed_total",
+                                       self.id, len(batch))
+                    break
+                log("warn", "Failed to send batch, retrying", component=self.id, err=error)
+                self.runtime.count("prometheus_remote_storage_samples_retried_total", self.id,
+                                   len(batch))
                 self.runtime.stopping.wait(1)
 
 

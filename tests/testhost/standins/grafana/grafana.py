@@ -53,6 +53,11 @@ Upstream sources this follows (read, not copied):
   datasource's testDatasource in public/app/plugins/datasource/tempo/datasource.ts as
   remembered from 10.x/11.x - the stored copy reachable here was older, so this one path
   is not re-verified at 13.2.2).
+- Datasource TLS: pkg/services/datasources/service/datasource.go dsTLSOptions (jsonData
+  tlsSkipVerify, serverName always; secureJsonData.tlsCACert only with tlsAuthWithCACert,
+  read with MustBool/MustString) and grafana-plugin-sdk-go backend/httpclient GetTLSConfig
+  (a CA replaces the system pool; "failed to parse TLS CA PEM certificate"); Go's
+  crypto/tls and crypto/x509 error texts ("tls: failed to verify certificate: x509: ...").
 - Passwords: pkg/util/encoding.go EncodePassword (PBKDF2-HMAC-SHA256, 10000 rounds, 50
   bytes, hex, 10-char salt); login attempts: pkg/services/loginattempt (5 failures in
   5 minutes lock a login).
@@ -61,9 +66,11 @@ Stricter than upstream, on purpose (so a role's typo fails loudly; say so when a
 relies on it): provisioning files with keys the docs do not list are rejected (upstream
 ignores them), jsonData keys are checked per type against the docs above, and a health
 check reports ERROR when a jsonData `datasourceUid` link does not resolve (upstream shows
-a broken link in the UI). What it does NOT do: no UI, sessions, API keys or service
-accounts, teams, folders beyond provider names, alerting, plugins, MySQL/Postgres
-backends, TLS; it never phones home (usage reporting and update checks are only logged).
+a broken link in the UI), and the TLS jsonData keys must have their JSON types (upstream
+reads a mistyped one as false/empty). What it does NOT do: no UI, sessions, API keys or
+service accounts, teams, folders beyond provider names, alerting, plugins, MySQL/Postgres
+backends, serving HTTPS itself, TLS client certificates towards datasources (tlsAuth); it
+never phones home (usage reporting and update checks are only logged).
 """
 
 from __future__ import annotations
@@ -74,11 +81,13 @@ import contextlib
 import datetime
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import re
 import secrets
 import sqlite3
+import ssl
 import string
 import sys
 import threading
@@ -365,6 +374,11 @@ NESTED_KEYS: dict[str, set[str]] = {
     "search": {"hide", "filters"},
     "spanBar": {"type", "tag"},
 }
+# Types of the keys the datasource HTTP client reads (stricter than upstream, see above).
+JSON_KEY_TYPES: dict[str, type] = {"tlsSkipVerify": bool, "tlsAuth": bool,
+                                   "tlsAuthWithCACert": bool, "serverName": str}
+SECURE_KEY_TYPES: dict[str, type] = {"tlsCACert": str, "tlsClientCert": str,
+                                     "tlsClientKey": str}
 DASHBOARD_FILE_FIELDS = {"apiVersion", "providers"}
 PROVIDER_FIELDS = {"name", "orgId", "folder", "folderUid", "type", "disableDeletion",
                    "updateIntervalSeconds", "allowUiUpdates", "options"}
@@ -414,6 +428,9 @@ def check_json_data(where: str, kind: str, json_data: dict[str, Any]) -> None:
             continue
         if key not in allowed:
             raise StartupError(f"{where}: jsonData.{key} is not a {kind} datasource setting")
+        json_type = JSON_KEY_TYPES.get(key)
+        if json_type is not None and not isinstance(value, json_type):
+            raise StartupError(f"{where}: jsonData.{key} must be a {json_type.__name__}")
         for nested, fields in NESTED_KEYS.items():
             if nested.removesuffix("[]") != key:
                 continue
@@ -455,6 +472,11 @@ def provision_datasources(store: Store, directory: Path) -> None:
             if len(entry.get("uid", "")) > 40:
                 raise StartupError(f"{where}: uid longer than 40 characters")
             check_json_data(where, entry.get("type", ""), entry.get("jsonData") or {})
+            for key, secure_type in SECURE_KEY_TYPES.items():
+                value = (entry.get("secureJsonData") or {}).get(key)
+                if value is not None and not isinstance(value, secure_type):
+                    raise StartupError(f"{where}: secureJsonData.{key} must be a "
+                                       f"{secure_type.__name__}")
             wanted.append(entry)
     defaults = [entry["name"] for entry in wanted if entry.get("isDefault")]
     if len(defaults) > 1:
@@ -629,6 +651,84 @@ def backend_headers(row: sqlite3.Row) -> dict[str, str]:
     return headers
 
 
+# --- TLS towards datasources: Go's crypto/tls semantics with Python's ssl ---------------
+
+class TLSError(OSError):
+    """A TLS set-up or verification failure, worded as Go's crypto/tls and crypto/x509."""
+
+
+def tls_context(ca_pem: str = "", skip_verify: bool = False) -> ssl.SSLContext:
+    """A client context trusting only ca_pem (the system store without it), as a Go
+    tls.Config with RootCAs: CAs in the pool are anchors, no common-name fallback."""
+    try:
+        context = ssl.create_default_context(cadata=ca_pem or None)
+    except (ssl.SSLError, ValueError):
+        raise TLSError("failed to parse TLS CA PEM certificate") from None
+    context.verify_flags = (context.verify_flags | ssl.VERIFY_X509_PARTIAL_CHAIN) \
+        & ~ssl.VERIFY_X509_STRICT
+    context.hostname_checks_common_name = False
+    if skip_verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def go_tls_text(error: ssl.SSLError, name: str) -> str:
+    """Go's words for what OpenSSL reports (X509_V_ERR_* codes)."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        if error.verify_code in (2, 18, 19, 20, 21):  # no chain to a trusted root
+            detail = "certificate signed by unknown authority"
+        elif error.verify_code in (9, 10):
+            detail = "certificate has expired or is not yet valid"
+        elif error.verify_code in (62, 64):  # host name or IP address mismatch
+            detail = f"certificate is not valid for {name}"
+        else:
+            detail = str(error.verify_message)
+        return f"tls: failed to verify certificate: x509: {detail}"
+    if error.reason == "WRONG_VERSION_NUMBER":
+        return "http: server gave HTTP response to HTTPS client"
+    return f"tls: {error.reason or error}"
+
+
+def open_url(request: urllib.request.Request, timeout: float,
+             context: ssl.SSLContext | None = None, server_name: str = "") -> Any:
+    """urllib's urlopen, verifying https against context and server_name (the URL's host
+    when empty), also sent as SNI unless an IP address: Go's tls.Config.ServerName."""
+    tls = context or tls_context()
+    host = urllib.parse.urlsplit(request.full_url).hostname or ""
+
+    class Connection(http.client.HTTPSConnection):
+        def connect(self) -> None:
+            http.client.HTTPConnection.connect(self)
+            self.sock = tls.wrap_socket(self.sock, server_hostname=server_name or getattr(
+                self, "_tunnel_host", None) or self.host)
+
+    class Handler(urllib.request.HTTPSHandler):
+        def https_open(self, req: urllib.request.Request) -> Any:
+            return self.do_open(Connection, req, context=tls)
+
+    try:
+        return urllib.request.build_opener(Handler).open(request, timeout=timeout)
+    except urllib.error.URLError as error:
+        reason = None if isinstance(error, urllib.error.HTTPError) else error.reason
+        if not isinstance(reason, ssl.SSLError):
+            raise
+        raise TLSError(f'{request.get_method().capitalize()} "{request.full_url}": '
+                       f"{go_tls_text(reason, server_name or host)}") from None
+
+
+def backend_tls(row: sqlite3.Row) -> tuple[ssl.SSLContext, str]:
+    """dsTLSOptions: tlsSkipVerify and serverName always, the CA only with
+    tlsAuthWithCACert (MustBool/MustString: anything else is false/empty)."""
+    json_data = json.loads(row["json_data"])
+    secure = json.loads(row["secure_json_data"])
+    ca_pem = secure.get("tlsCACert") if json_data.get("tlsAuthWithCACert") is True else ""
+    server_name = json_data.get("serverName")
+    return (tls_context(ca_pem if isinstance(ca_pem, str) else "",
+                        json_data.get("tlsSkipVerify") is True),
+            server_name if isinstance(server_name, str) else "")
+
+
 def call_backend(row: sqlite3.Row, method: str, path: str, query: dict[str, str] | None = None,
                  form: dict[str, str] | None = None, timeout: float = 10
                  ) -> tuple[int, bytes]:
@@ -642,7 +742,7 @@ def call_backend(row: sqlite3.Row, method: str, path: str, query: dict[str, str]
         headers["Content-Type"] = "application/x-www-form-urlencoded"
     request = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with open_url(request, timeout, *backend_tls(row)) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
@@ -685,6 +785,8 @@ def check_health(store: Store, row: sqlite3.Row) -> tuple[bool, str]:
                 return True, "Successfully connected to Tempo data source."
             return False, (f"Tempo echo endpoint returned {status}: "
                            f"{body[:200].decode(errors='replace')}")
+    except TLSError as error:
+        return False, str(error)
     except (OSError, ValueError) as error:
         return False, f"Post/Get \"{row['url']}\": {error}"
     return False, f"Plugin health check failed: plugin {kind!r} does not support health checks"
@@ -979,7 +1081,7 @@ class Grafana:
             headers["Content-Type"] = content_type
         request = urllib.request.Request(url, data=body or None, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:
+            with open_url(request, 30, *backend_tls(row)) as response:
                 status, payload, kind = response.status, response.read(), response.headers.get(
                     "Content-Type", "application/octet-stream")
         except urllib.error.HTTPError as error:

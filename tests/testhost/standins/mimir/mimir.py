@@ -34,6 +34,11 @@ Upstream sources this follows (read at the tags above, not copied):
   format: https://protobuf.dev/programming-guides/encoding/
 - Grafana's Prometheus datasource health check is an instant query of `1+1`
   (grafana/grafana pkg/promlib/healthcheck.go) and reads /api/v1/status/buildinfo.
+- Server TLS: dskit server/server.go (HTTPS when server.http_tls_config has a certificate
+  and a key, as file paths or inline PEM; "error generating http tls config: ...") and
+  prometheus/exporter-toolkit web/tls_config.go ConfigToTLSConfig ("failed to read
+  cert_file (path): ...", client_auth_type names); Go's net/http answers a plain HTTP
+  request on a TLS port with 400 "Client sent an HTTP request to an HTTPS server.".
 
 What it does NOT do: no PromQL beyond vector selectors with label matchers, sum/count/
 min/max/avg/group (by/without), number literals and arithmetic of scalars and of a vector
@@ -43,8 +48,10 @@ compactor, store-gateway or object storage (blocks are never uploaded; samples l
 memory and in a JSON-lines log under blocks_storage.tsdb.dir, the ingester's WAL
 directory, and are reloaded at start); no retention, rate limits, HA dedupe or real gRPC
 and memberlist (plain TCP listeners so port checks see them); no fields upstream hides
-from its reference (doc:"hidden", deprecated), which real Mimir still accepts. It never
-connects anywhere: usage reporting is only logged.
+from its reference (doc:"hidden", deprecated), which real Mimir still accepts. Server TLS
+covers the HTTP port only (not gRPC), without tls_cipher_suites/tls_min_version (TLS 1.2
+and up) and without the client_auth_type values that request a client certificate without
+verifying it. It never connects anywhere: usage reporting is only logged.
 """
 
 from __future__ import annotations
@@ -60,8 +67,10 @@ import os
 import re
 import signal
 import socket
+import ssl
 import struct
 import sys
+import tempfile
 import threading
 import time
 from decimal import Decimal
@@ -1828,6 +1837,71 @@ def parse_step(value: str | None) -> int:
 TENANT_CHARS = re.compile(r"^[a-zA-Z0-9!\-_.*'()]+$")
 
 
+# exporter-toolkit's client_auth_type values that Python's ssl can honour.
+CLIENT_AUTH = {"": ssl.CERT_NONE, "NoClientCert": ssl.CERT_NONE,
+               "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
+               "RequireAndVerifyClientCert": ssl.CERT_REQUIRED}
+UNVERIFIED_CLIENT_AUTH = {"RequestClientCert", "RequireAnyClientCert", "RequireClientCert"}
+# Go's net/http: a TLS record header that looks like one of these is a plain HTTP request.
+PLAIN_HTTP_STARTS = (b"GET /", b"HEAD ", b"POST ", b"PUT /", b"OPTIO")
+
+
+class TLSConfigError(ConfigError):
+    def __init__(self, message: str, key: str) -> None:
+        super().__init__(message)
+        self.key = f"server.http_tls_config.{key}"
+
+
+def server_tls_context(tls: dict[str, Any]) -> ssl.SSLContext | None:
+    """dskit serves HTTPS when a certificate and a key are both set (path or inline PEM);
+    errors are ConfigToTLSConfig's, naming the key. None: plain HTTP."""
+    if not ((tls["cert_file"] or tls["cert"]) and (tls["key_file"] or tls["key"])):
+        return None
+    pem: dict[str, bytes] = {}
+    for name in ("cert", "key", "client_ca"):
+        path = tls[f"{name}_file"]
+        try:
+            pem[name] = Path(path).read_bytes() if path else str(tls[name]).encode()
+        except OSError as error:
+            reason = f"open {path}: {(error.strerror or str(error)).lower()}"
+            raise TLSConfigError(reason if name == "client_ca" else
+                                 f"failed to read {name}_file ({path}): {reason}",
+                                 f"{name}_file") from None
+    auth = tls["client_auth_type"]
+    if auth in UNVERIFIED_CLIENT_AUTH:
+        raise TLSConfigError(f"client_auth_type {auth} is not implemented by the stand-in",
+                             "client_auth_type")
+    if auth not in CLIENT_AUTH:
+        raise TLSConfigError(f"invalid ClientAuth: {auth}", "client_auth_type")
+    if pem["client_ca"] and CLIENT_AUTH[auth] == ssl.CERT_NONE:
+        raise TLSConfigError("client CA's have been configured without a Client Auth Policy",
+                             "client_auth_type")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2  # Go's default for servers
+    context.set_alpn_protocols(["http/1.1"])
+    paths = [tls["cert_file"], tls["key_file"]]
+    # load_cert_chain reads files only: inline PEM goes through a private scratch directory.
+    with tempfile.TemporaryDirectory() if not all(paths) else contextlib.nullcontext("") \
+            as scratch:
+        for index, name in enumerate(("cert", "key")):
+            if not paths[index]:
+                paths[index] = str(Path(scratch) / name)
+                Path(paths[index]).write_bytes(pem[name])
+        try:
+            context.load_cert_chain(paths[0], paths[1])
+        except ssl.SSLError as error:
+            reason = "tls: private key does not match public key" \
+                if error.reason == "KEY_VALUES_MISMATCH" else error.reason or str(error)
+            raise TLSConfigError(f"failed to load X509KeyPair: {reason}",
+                                 "cert_file/key_file") from None
+    if pem["client_ca"]:
+        # Go's AppendCertsFromPEM skips what it cannot parse: an empty pool refuses everyone.
+        with contextlib.suppress(ssl.SSLError, ValueError):
+            context.load_verify_locations(cadata=pem["client_ca"].decode(errors="replace"))
+    context.verify_mode = CLIENT_AUTH[auth]
+    return context
+
+
 class Mimir:
     """The running stand-in: config, store, readiness and the HTTP API."""
 
@@ -1975,12 +2049,19 @@ class Mimir:
             member_sock = self.listen("" if bind == "0.0.0.0" else bind,
                                       self.config["memberlist"]["bind_port"])
             self.tcp_only(member_sock, "memberlist")
-        httpd = StandinHTTPServer(http_sock, self)
+        try:
+            tls = server_tls_context(server["http_tls_config"])
+        except TLSConfigError as error:
+            self.log("error", "error initialising module: server", config=error.key,
+                     err=f"error generating http tls config: {error}")
+            raise SystemExit(1) from None
+        httpd = StandinHTTPServer(http_sock, self, tls)
         self.servers.append(httpd)
         self.http_port = http_sock.getsockname()[1]
         threading.Thread(target=httpd.serve_forever, daemon=True, name="http").start()
         self.log("info", "server listening on addresses",
-                 http=http_sock.getsockname()[:2], grpc=grpc_sock.getsockname()[:2])
+                 http=http_sock.getsockname()[:2], grpc=grpc_sock.getsockname()[:2],
+                 http_tls=tls is not None)
         delay = max(0.0, self.ready_at - time.time())
         timer = threading.Timer(delay, self.log, ("info", "Application started"))
         timer.daemon = True
@@ -2022,12 +2103,37 @@ class Mimir:
 class StandinHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, sock: socket.socket, app: Mimir) -> None:
+    def __init__(self, sock: socket.socket, app: Mimir, tls: ssl.SSLContext | None = None
+                 ) -> None:
         self.app = app
+        self.tls = tls
         self.address_family = sock.family
         super().__init__(sock.getsockname()[:2], Handler, bind_and_activate=False)
         self.socket.close()
         self.socket = sock
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """With TLS, the handshake runs in the connection's thread, as Go's does."""
+        if self.tls is None:
+            super().finish_request(request, client_address)
+            return
+        try:
+            request.settimeout(10)
+            if request.recv(5, socket.MSG_PEEK) in PLAIN_HTTP_STARTS:
+                request.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n"
+                                b"Client sent an HTTP request to an HTTPS server.\n")
+                return
+            conn = self.tls.wrap_socket(request, server_side=True)
+        except OSError as error:
+            self.app.log("debug", f"http: TLS handshake error from "
+                         f"{client_address[0]}:{client_address[1]}: {error}")
+            return
+        conn.settimeout(None)
+        try:
+            super().finish_request(conn, client_address)
+        finally:
+            with contextlib.suppress(OSError):
+                conn.close()
 
 
 class Handler(BaseHTTPRequestHandler):
