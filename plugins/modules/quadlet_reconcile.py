@@ -72,7 +72,27 @@ options:
       reload_url:
         description:
           - URL that gets an HTTP POST from the host to reload, for example
-            C(http://127.0.0.1:9090/-/reload). Any 2xx answer is success.
+            C(http://127.0.0.1:9090/-/reload). Any 2xx answer is success; redirects are not
+            followed and proxy environment variables are ignored.
+          - An C(https://) URL is verified against the system trust store, or against
+            O(units[].reload_ca_path) and O(units[].reload_server_name) when given.
+        type: str
+      reload_ca_path:
+        description:
+          - PEM file with the CA certificates used to verify an C(https://) O(units[].reload_url),
+            instead of the system trust store. It must exist on the managed host when the reload
+            is done.
+          - Requires O(units[].reload_url); not used for a plain C(http://) one.
+        type: path
+      reload_server_name:
+        description:
+          - Name the TLS certificate of an C(https://) O(units[].reload_url) is verified against,
+            instead of the host in the URL; it is also sent as the TLS server name (SNI). For a
+            service whose certificate names the host's address while the reload goes to
+            V(127.0.0.1).
+          - A DNS name must be among the certificate's DNS subject alternative names; an IP
+            address among its IP ones.
+          - Requires O(units[].reload_url); not used for a plain C(http://) one.
         type: str
   dir:
     description:
@@ -134,6 +154,16 @@ EXAMPLES = r"""
         reload_signal: HUP
   register: reconcile
 
+- name: Reload Prometheus over TLS, its certificate naming the host's address
+  lgtm.stack.quadlet_reconcile:
+    units:
+      - name: lgtm-prometheus.container
+        reload_on:
+          - /etc/lgtm/prometheus/rules
+        reload_url: https://127.0.0.1:9090/-/reload
+        reload_ca_path: /etc/lgtm/prometheus/tls/ca.crt
+        reload_server_name: 192.0.2.10
+
 - name: Stop Tempo
   lgtm.stack.quadlet_reconcile:
     units:
@@ -176,17 +206,17 @@ daemon_reloaded:
   type: bool
 """
 
+import http.client
 import json
 import os
+import ssl
 import tempfile
-import urllib.error
 from dataclasses import dataclass
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
-from ansible.module_utils.urls import open_url
-from ansible_collections.lgtm.stack.plugins.module_utils import quadlet
+from ansible_collections.lgtm.stack.plugins.module_utils import quadlet, tls_client
 
 # Module-level so tests can point it at a temporary directory.
 SYSTEMD_RUN_DIR = "/run/systemd/system"
@@ -194,6 +224,8 @@ SYSTEMD_RUN_DIR = "/run/systemd/system"
 ACTIVE_STATES = ("active", "activating", "reloading")
 JOURNAL_LINES = 30
 RELOAD_URL_TIMEOUT = 30
+RELOAD_BODY_BYTES = 64 * 1024
+USER_AGENT = "lgtm.stack-quadlet_reconcile/0.1"
 STATE_FILE_MODE = 0o600
 
 
@@ -268,8 +300,14 @@ class Reconciler:
                     f"{name}: reload_on needs exactly one of reload_signal or reload_url"
                 )
         url = unit.get("reload_url")
-        if url and not url.startswith(("http://", "https://")):
-            raise ReconcileError(f"{name}: reload_url must be an http:// or https:// URL")
+        if url:
+            try:
+                tls_client.parse_url(url)
+            except ValueError as exc:
+                raise ReconcileError(f"{name}: reload_url: {exc}") from None
+        server_name = unit.get("reload_server_name")
+        if server_name is not None and not server_name.strip():
+            raise ReconcileError(f"{name}: reload_server_name must not be empty")
 
     # -- observing ----------------------------------------------------------
 
@@ -454,7 +492,12 @@ class Reconciler:
                 f"reloading {observed.service} with signal {unit['reload_signal']}",
             )
             return
-        post_reload(unit["reload_url"], observed.service)
+        post_reload(
+            unit["reload_url"],
+            observed.service,
+            ca_path=unit.get("reload_ca_path"),
+            server_name=(unit.get("reload_server_name") or "").strip() or None,
+        )
 
     def state_file(self, name: str) -> str:
         return os.path.join(self.params["state_dir"], f"{quadlet.unit_stem(name)}.reload-hash")
@@ -537,21 +580,39 @@ def read_file(path: str) -> str | None:
         return None
 
 
-def post_reload(url: str, service: str) -> None:
+def post_reload(
+    url: str, service: str, ca_path: str | None = None, server_name: str | None = None
+) -> None:
+    """POST to a reload URL; an https one is verified against ca_path and server_name.
+
+    No proxy: reload endpoints are on the host itself and a proxy from the environment
+    would not reach them.
+    """
+    where = f"reloading {service}: POST {url}"
+    target = tls_client.parse_url(url)
+    context = None
+    if target.is_https:
+        try:
+            context = tls_client.client_context(ca_path=ca_path)
+        except OSError as exc:  # ssl.SSLError included: not a PEM CA bundle
+            what = f"reload_ca_path {ca_path!r}" if ca_path else "the system CA certificates"
+            raise ReconcileError(f"{where}: cannot load {what}: {exc}") from None
+    connection = tls_client.open_connection(target, RELOAD_URL_TIMEOUT, context, server_name)
     try:
-        # No proxy: reload endpoints are on the host itself and a proxy from the
-        # environment would not reach them.
-        response = open_url(
-            url, data=b"", method="POST", timeout=RELOAD_URL_TIMEOUT, use_proxy=False
-        )
+        connection.request("POST", target.path, body=b"", headers={"User-Agent": USER_AGENT})
+        response = connection.getresponse()
         status = response.status
-        response.close()
-    except urllib.error.HTTPError as exc:
-        status = exc.code
-    except (urllib.error.URLError, OSError) as exc:
-        raise ReconcileError(f"reloading {service}: POST {url} failed: {exc}") from None
+        body = response.read(RELOAD_BODY_BYTES)
+    except ssl.SSLCertVerificationError as exc:
+        detail = tls_client.verification_failure(exc, server_name, "reload_server_name")
+        raise ReconcileError(f"{where} failed: {detail}") from None
+    except (OSError, http.client.HTTPException) as exc:
+        raise ReconcileError(f"{where} failed: {exc}") from None
+    finally:
+        connection.close()
     if not 200 <= status < 300:
-        raise ReconcileError(f"reloading {service}: POST {url} answered HTTP {status}")
+        text = " ".join(body[:200].decode("utf-8", "replace").split())
+        raise ReconcileError(f"{where} answered HTTP {status}" + (f": {text}" if text else ""))
 
 
 def main() -> None:
@@ -562,6 +623,8 @@ def main() -> None:
         "reload_on": {"type": "list", "elements": "path"},
         "reload_signal": {"type": "str"},
         "reload_url": {"type": "str"},
+        "reload_ca_path": {"type": "path"},
+        "reload_server_name": {"type": "str"},
     }
     module = AnsibleModule(
         argument_spec={
@@ -571,6 +634,10 @@ def main() -> None:
                 "required": True,
                 "options": unit_spec,
                 "mutually_exclusive": [("reload_signal", "reload_url")],
+                "required_by": {
+                    "reload_ca_path": "reload_url",
+                    "reload_server_name": "reload_url",
+                },
             },
             "dir": {"type": "path", "default": "/etc/containers/systemd"},
             "state_dir": {"type": "path", "default": "/var/lib/lgtm/.state"},

@@ -104,7 +104,8 @@ options:
         type: str
       validate_certs:
         description:
-          - Whether to verify the TLS certificate and host name of an HTTPS endpoint.
+          - Whether to verify the TLS certificate of an HTTPS endpoint and the name it holds (the
+            host of the URL, or O(endpoints[].server_name)).
         type: bool
         default: true
       ca_path:
@@ -112,6 +113,17 @@ options:
           - PEM file with the CA certificates used to verify the HTTPS endpoint, instead of the
             system trust store. The file must exist on the managed host.
         type: path
+      server_name:
+        description:
+          - Name the TLS certificate of an HTTPS endpoint is verified against, instead of the
+            host in O(endpoints[].url). It is also sent as the TLS server name (SNI).
+          - For a service whose certificate names another host than the one connected to, for
+            example the host's address while the check connects to V(127.0.0.1).
+          - A DNS name must be among the certificate's DNS subject alternative names; an IP
+            address among its IP ones (no SNI is sent for an address).
+          - With O(endpoints[].validate_certs=false) it is only sent as SNI. Not used for plain
+            HTTP URLs. The C(Host) header still names the host of the URL.
+        type: str
       timeout:
         description:
           - Seconds to wait for this endpoint, counted from the start of the task. Overrides
@@ -148,7 +160,8 @@ options:
       - An endpoint fails definitively when its deadline passes without it being ready (this only
         happens before the others' deadlines when it has a shorter O(endpoints[].timeout)), or
         when it got an error that waiting does not fix, which is a TLS certificate verification
-        failure, or a O(endpoints[].ca_path) that cannot be loaded as PEM CA certificates.
+        failure (a wrong CA, or a name the certificate does not hold), or a
+        O(endpoints[].ca_path) that cannot be loaded as PEM CA certificates.
       - With V(true), the task then stops polling the other endpoints and fails at once; those
         that were already ready are reported ready, the others not ready with their last error.
       - With V(false), every endpoint is polled until it is ready or until its own deadline.
@@ -209,6 +222,15 @@ EXAMPLES = r"""
         ca_path: /etc/lgtm/tls/ca.pem
         url_username: ops
         url_password: "{{ mimir_password }}"
+
+- name: Wait for Loki over TLS on this host, its certificate naming the host's address
+  lgtm.stack.wait_ready:
+    endpoints:
+      - name: loki
+        url: https://127.0.0.1:3100/ready
+        ca_path: /etc/lgtm/loki/tls/ca.crt
+        server_name: 192.0.2.10
+        body_contains: ready
 
 - name: Wait until PostgreSQL accepts TCP connections
   lgtm.stack.wait_ready:
@@ -307,6 +329,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.lgtm.stack.plugins.module_utils import tls_client
 
 MAX_BODY_BYTES = 1024 * 1024
 EXCERPT_CHARS = 200
@@ -331,6 +354,7 @@ ENDPOINT_OPTIONS: dict[str, dict[str, Any]] = dict(
     url_password=dict(type="str", no_log=True),
     validate_certs=dict(type="bool", default=True),
     ca_path=dict(type="path"),
+    server_name=dict(type="str"),
     timeout=dict(type="float"),
 )
 
@@ -352,6 +376,7 @@ _HTTP_ONLY_KEYS = (
     "url_username",
     "url_password",
     "ca_path",
+    "server_name",
 )
 
 
@@ -376,6 +401,7 @@ class Endpoint:
     headers: dict[str, str] = field(default_factory=dict)
     validate_certs: bool = True
     ca_path: "str | None" = None
+    server_name: "str | None" = None
     timeout: "float | None" = None
 
     @property
@@ -497,6 +523,9 @@ def endpoint_from_params(index: int, params: dict[str, Any]) -> Endpoint:
     ca_path = params.get("ca_path")
     if ca_path is not None and not os.path.isfile(ca_path):
         raise EndpointError(f"{label}: ca_path {ca_path!r} is not an existing file")
+    server_name = params.get("server_name")
+    if server_name is not None and not server_name.strip():
+        raise EndpointError(f"{label}: server_name must not be empty")
     timeout = params.get("timeout")
     if timeout is not None and timeout <= 0:
         raise EndpointError(f"{label}: timeout must be greater than 0")
@@ -517,6 +546,7 @@ def endpoint_from_params(index: int, params: dict[str, Any]) -> Endpoint:
         headers=_build_headers(label, params),
         validate_certs=params.get("validate_certs", True) is not False,
         ca_path=ca_path,
+        server_name=server_name.strip() if server_name is not None else None,
         timeout=timeout,
     )
 
@@ -616,11 +646,10 @@ def check_response(endpoint: Endpoint, status: int, body: bytes) -> "str | None"
     return None
 
 
-def describe_error(exc: BaseException) -> tuple[str, bool]:
+def describe_error(exc: BaseException, server_name: "str | None" = None) -> tuple[str, bool]:
     """Turn a connection-level exception into (message, definitive)."""
     if isinstance(exc, ssl.SSLCertVerificationError):
-        detail = exc.verify_message or exc.reason or str(exc)
-        return f"TLS certificate verification failed: {detail}", True
+        return tls_client.verification_failure(exc, server_name), True
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused", False
     if isinstance(exc, ConnectionResetError):
@@ -657,12 +686,7 @@ class TLSContexts:
 
     @staticmethod
     def _build(validate_certs: bool, ca_path: "str | None") -> ssl.SSLContext:
-        if validate_certs:
-            return ssl.create_default_context(cafile=ca_path)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
+        return tls_client.client_context(validate_certs, ca_path)
 
 
 def _address(endpoint: Endpoint) -> "tuple[str, int | None, str]":
@@ -684,7 +708,8 @@ class Probe:
     """One endpoint's request or connection attempt, set up once and repeated.
 
     HTTP goes through http.client directly: no proxy from the environment, redirects are not
-    followed, and every status comes back as a status rather than as an exception.
+    followed, and every status comes back as a status rather than as an exception. HTTPS
+    verifies the certificate against the endpoint's server_name when it has one.
     """
 
     def __init__(self, endpoint: Endpoint, contexts: "TLSContexts | None" = None) -> None:
@@ -698,7 +723,7 @@ class Probe:
                 return self._tcp(timeout)
             return self._http(timeout)
         except (OSError, http.client.HTTPException) as exc:
-            message, definitive = describe_error(exc)
+            message, definitive = describe_error(exc, self.endpoint.server_name)
             return Attempt(ready=False, error=message, definitive=definitive)
 
     def _tcp(self, timeout: float) -> Attempt:
@@ -707,8 +732,12 @@ class Probe:
 
     def _connection(self, timeout: float) -> http.client.HTTPConnection:
         if self._tls is not None:
-            return http.client.HTTPSConnection(
-                self._host, self._port, timeout=timeout, context=self._tls
+            return tls_client.ServerNameHTTPSConnection(
+                self._host,
+                self._port,
+                timeout=timeout,
+                context=self._tls,
+                server_name=self.endpoint.server_name,
             )
         return http.client.HTTPConnection(self._host, self._port, timeout=timeout)
 

@@ -2,7 +2,10 @@
 
 import json
 import shlex
+import shutil
+import ssl
 import stat
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -342,6 +345,128 @@ def test_reload_url_error_fails_without_recording(host, run, reload_server):
     assert result["failed"] is True
     assert "HTTP 500" in result["msg"]
     assert not (host.state_dir / "lgtm-prometheus.reload-hash").exists()
+
+
+# The host fixture narrows PATH to the fakes: find openssl first.
+OPENSSL = shutil.which("openssl") or "openssl"
+CERT_NAME = "stack.example"
+CERT_ADDRESS = "192.0.2.10"
+
+
+@pytest.fixture(scope="module")
+def reload_tls(tmp_path_factory):
+    """A throw-away CA and a certificate for CERT_NAME and CERT_ADDRESS (not 127.0.0.1)."""
+    work = tmp_path_factory.mktemp("reload-tls")
+    key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+    commands = [
+        f"req -x509 {key} -keyout ca.key -out ca.pem -days 2 -subj '/CN=reconcile test CA'"
+        " -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign",
+        f"req {key} -keyout server.key -out server.csr -subj /CN={CERT_NAME}",
+        "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem"
+        " -days 2 -extfile ext.cnf",
+    ]
+    (work / "ext.cnf").write_text(
+        f"subjectAltName=DNS:{CERT_NAME},IP:{CERT_ADDRESS}\nextendedKeyUsage=serverAuth\n"
+    )
+    for command in commands:
+        subprocess.run([OPENSSL, *shlex.split(command)], cwd=work, check=True, capture_output=True)
+    return {"ca": work / "ca.pem", "cert": work / "server.pem", "key": work / "server.key"}
+
+
+@pytest.fixture
+def tls_reload_server(reload_tls):
+    """An HTTPS reload endpoint on 127.0.0.1 serving the certificate for CERT_NAME."""
+    _ReloadHandler.posts = []
+    _ReloadHandler.status = 200
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(reload_tls["cert"], reload_tls["key"])
+    server = HTTPServer(("127.0.0.1", 0), _ReloadHandler)
+    # Handshakes happen in accept(); a failed one is an OSError the server skips.
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_address[1]}/-/reload", _ReloadHandler
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("server_name", [CERT_NAME, CERT_ADDRESS])
+def test_https_reload_url_verified_against_ca_and_server_name(
+    host, run, tls_reload_server, reload_tls, server_name
+):
+    url, handler = tls_reload_server
+    units, _conf = reload_unit(
+        host, reload_url=url, reload_ca_path=str(reload_tls["ca"]), reload_server_name=server_name
+    )
+    result = run(units)
+    assert result.get("failed") is not True, result.get("msg")
+    assert result["actions"][0]["action"] == "reload"
+    assert handler.posts == ["/-/reload"]
+    assert (host.state_dir / "lgtm-prometheus.reload-hash").exists()
+
+
+@pytest.mark.parametrize(
+    ("server_name", "expected"),
+    [
+        (
+            "other.example",
+            "TLS certificate verification failed: Hostname mismatch, certificate is not valid"
+            " for 'other.example'.",
+        ),
+        (
+            None,
+            "TLS certificate verification failed: IP address mismatch, certificate is not valid"
+            " for '127.0.0.1'. (set reload_server_name to the name the certificate holds)",
+        ),
+    ],
+)
+def test_https_reload_url_with_wrong_server_name_fails_clearly(
+    host, run, tls_reload_server, reload_tls, server_name, expected
+):
+    url, handler = tls_reload_server
+    units, _conf = reload_unit(host, reload_url=url, reload_ca_path=str(reload_tls["ca"]))
+    if server_name is not None:
+        units[0]["reload_server_name"] = server_name
+    result = run(units)
+    assert result["failed"] is True
+    assert result["msg"] == f"reloading lgtm-prometheus.service: POST {url} failed: {expected}"
+    assert handler.posts == []
+    assert not (host.state_dir / "lgtm-prometheus.reload-hash").exists()
+
+
+def test_https_reload_url_without_the_ca_fails(host, run, tls_reload_server):
+    url, handler = tls_reload_server
+    units, _conf = reload_unit(host, reload_url=url, reload_server_name=CERT_NAME)
+    result = run(units)
+    assert result["failed"] is True
+    assert "TLS certificate verification failed: unable to get local issuer" in result["msg"]
+    assert handler.posts == []
+
+
+def test_https_reload_ca_path_that_is_no_pem_fails(host, run, tls_reload_server):
+    url, handler = tls_reload_server
+    bogus = host.tmp / "ca.pem"
+    bogus.write_text("not a certificate\n")
+    units, _conf = reload_unit(host, reload_url=url, reload_ca_path=str(bogus))
+    result = run(units)
+    assert result["failed"] is True
+    assert f"cannot load reload_ca_path '{bogus}'" in result["msg"]
+    assert handler.posts == []
+
+
+@pytest.mark.parametrize("key", ["reload_ca_path", "reload_server_name"])
+def test_reload_tls_options_need_a_reload_url(host, run, key):
+    units, _conf = reload_unit(host, reload_signal="HUP", **{key: "x"})
+    result = run(units)
+    assert result["failed"] is True
+    assert f"missing parameter(s) required by '{key}': reload_url" in result["msg"]
+
+
+def test_reload_url_must_be_http(host, run):
+    units, _conf = reload_unit(host, reload_url="ftp://127.0.0.1/-/reload")
+    result = run(units)
+    assert result["failed"] is True
+    assert "reload_url: url scheme must be http or https" in result["msg"]
 
 
 def test_reload_on_needs_a_method(host, run):

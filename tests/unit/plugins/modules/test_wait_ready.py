@@ -444,6 +444,151 @@ def test_without_fail_fast_others_keep_their_own_deadline(
     assert [r.ready for r in results] == [False, True]
 
 
+# --------------------------------------------------------------------------- TLS server name
+
+# What the named certificate holds; the server is still reached at 127.0.0.1.
+CERT_NAME = "stack.example"
+CERT_ADDRESS = "192.0.2.10"
+
+
+@pytest.fixture(scope="module")
+def named_cert(tls_files: dict[str, Path]) -> dict[str, Path]:
+    """A certificate from the same CA for a name and an address other than 127.0.0.1."""
+    work = tls_files["ca"].parent
+    key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+    _openssl(f"req {key} -keyout named.key -out named.csr -subj /CN={CERT_NAME}", work)
+    (work / "named.cnf").write_text(
+        f"subjectAltName=DNS:{CERT_NAME},IP:{CERT_ADDRESS}\n"
+        "basicConstraints=critical,CA:FALSE\n"
+        "keyUsage=critical,digitalSignature\n"
+        "extendedKeyUsage=serverAuth\n"
+    )
+    _openssl(
+        "x509 -req -in named.csr -CA ca.pem -CAkey ca.key -CAcreateserial"
+        " -out named.pem -days 2 -extfile named.cnf",
+        work,
+    )
+    return {"ca": tls_files["ca"], "cert": work / "named.pem", "key": work / "named.key"}
+
+
+class NamedServer:
+    """An HTTPS server on 127.0.0.1 with the named certificate; records SNI and Host headers."""
+
+    def __init__(self, serve: Callable[..., str], files: dict[str, Path]) -> None:
+        self.sni: list[str | None] = []
+        self.hosts: list[str] = []
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(files["cert"], files["key"])
+        context.sni_callback = self._record_sni
+        self.url = serve(self._answer, tls=context) + "/ready"
+
+    def _record_sni(self, sock: ssl.SSLObject, name: "str | None", context: ssl.SSLContext) -> None:
+        self.sni.append(name)
+
+    def _answer(self, handler: BaseHTTPRequestHandler) -> tuple[int, bytes]:
+        self.hosts.append(handler.headers.get("Host", ""))
+        return 200, b"ready"
+
+
+@pytest.fixture
+def named_server(serve: Callable[..., str], named_cert: dict[str, Path]) -> NamedServer:
+    return NamedServer(serve, named_cert)
+
+
+def test_tls_certificate_for_another_name_fails_without_server_name(
+    named_server: NamedServer, named_cert: dict[str, Path]
+) -> None:
+    began = time.monotonic()
+    result = wait_one(name="loki", url=named_server.url, ca_path=str(named_cert["ca"]))
+    assert time.monotonic() - began < 2.0  # a name mismatch is not retried either
+    assert not result.ready
+    assert result.attempts == 1
+    assert result.error == (
+        "TLS certificate verification failed: IP address mismatch, certificate is not valid"
+        " for '127.0.0.1'. (set server_name to the name the certificate holds)"
+    )
+    assert named_server.hosts == []
+
+
+def test_tls_server_name_is_verified_and_sent_as_sni(
+    named_server: NamedServer, named_cert: dict[str, Path]
+) -> None:
+    result = wait_one(
+        url=named_server.url,
+        ca_path=str(named_cert["ca"]),
+        server_name=CERT_NAME,
+        body_contains="ready",
+    )
+    assert result.ready, result.error
+    assert named_server.sni == [CERT_NAME]
+    # The request itself still goes to the URL's host.
+    assert named_server.hosts == [named_server.url.split("/")[2]]
+
+
+def test_tls_server_name_may_be_an_address_of_the_certificate(
+    named_server: NamedServer, named_cert: dict[str, Path]
+) -> None:
+    result = wait_one(url=named_server.url, ca_path=str(named_cert["ca"]), server_name=CERT_ADDRESS)
+    assert result.ready, result.error
+    assert named_server.sni == [None]  # no SNI for an IP address, as TLS requires
+
+
+@pytest.mark.parametrize(
+    ("server_name", "mismatch"),
+    [("other.example", "Hostname"), ("192.0.2.99", "IP address")],
+)
+def test_tls_wrong_server_name_fails_at_once(
+    named_server: NamedServer, named_cert: dict[str, Path], server_name: str, mismatch: str
+) -> None:
+    began = time.monotonic()
+    result = wait_one(
+        url=named_server.url, ca_path=str(named_cert["ca"]), server_name=server_name
+    )
+    assert time.monotonic() - began < 2.0
+    assert not result.ready
+    assert result.attempts == 1
+    assert result.error == (
+        f"TLS certificate verification failed: {mismatch} mismatch, certificate is not valid"
+        f" for '{server_name}'."
+    )
+    assert named_server.hosts == []
+
+
+def test_tls_server_name_still_needs_the_right_ca(named_server: NamedServer) -> None:
+    result = wait_one(url=named_server.url, server_name=CERT_NAME)
+    assert not result.ready
+    assert result.error.startswith("TLS certificate verification failed: unable to get local")
+    assert "server_name" not in result.error
+
+
+def test_tls_server_name_without_validation_is_only_sni(named_server: NamedServer) -> None:
+    result = wait_one(url=named_server.url, validate_certs=False, server_name="other.example")
+    assert result.ready, result.error
+    assert named_server.sni == ["other.example"]
+
+
+def test_server_name_is_ignored_for_plain_http(serve: Callable[..., str]) -> None:
+    assert wait_one(url=serve(fixed(200, b"ok")), server_name=CERT_NAME).ready
+
+
+def test_main_with_server_name(
+    named_server: NamedServer, named_cert: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    endpoint_args = {
+        "name": "loki",
+        "url": named_server.url,
+        "ca_path": str(named_cert["ca"]),
+        "server_name": CERT_NAME,
+    }
+    out = run_main({"endpoints": [endpoint_args], "timeout": 5}, capsys)
+    assert "failed" not in out, out.get("msg")
+    assert out["endpoints"][0]["ready"] is True
+
+    out = run_main({"endpoints": [{**endpoint_args, "server_name": "x.example"}]}, capsys)
+    assert out["failed"] is True
+    assert "'loki': TLS certificate verification failed: Hostname mismatch" in out["msg"]
+
+
 # --------------------------------------------------------------------------- 7, 8: TCP
 
 
@@ -610,6 +755,11 @@ def test_main_check_mode_still_polls(
             "body_contains only apply to url endpoints",
         ),
         ({"url": "http://127.0.0.1:1/", "bogus": 1}, "bogus"),
+        (
+            {"host": "127.0.0.1", "port": 5432, "server_name": "x.example"},
+            "server_name only apply to url endpoints",
+        ),
+        ({"url": "https://127.0.0.1:1/", "server_name": " "}, "server_name must not be empty"),
         ({"url": "http://127.0.0.1:1/", "status_codes": []}, "status_codes must not be empty"),
         ({"url": "http://127.0.0.1:1/", "status_codes": ["abc"]}, "status_codes"),
     ],
