@@ -47,3 +47,17 @@ def test_every_optional_spec_entry_has_a_default(role):
 
 def test_readme_reference_is_generated_from_the_specs():
     assert argspec_docs.main(["--check"]) == 0
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_defaults_pass_their_own_spec(role):
+    """A role run with nothing set must get past its own argument validation."""
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+    options = spec_options(role)
+    # Templated defaults are strings to the validator, and required options have no
+    # default: give neither, so only literal defaults are judged.
+    literal = {name: value for name, value in role_defaults(role).items() if "{{" not in str(value)}
+    checked = {name: option for name, option in options.items() if name in literal}
+    result = ArgumentSpecValidator(checked).validate(literal)
+    assert not result.error_messages, f"{role}: {result.error_messages}"
