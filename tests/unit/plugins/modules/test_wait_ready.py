@@ -447,6 +447,33 @@ def test_without_fail_fast_others_keep_their_own_deadline(
 # --------------------------------------------------------------------------- TLS server name
 
 # What the named certificate holds; the server is still reached at 127.0.0.1.
+@pytest.fixture(scope="module")
+def plain_ca_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A CA as a bare "openssl req -x509" makes it (no keyUsage) and a certificate it signed.
+
+    Python 3.13's default strict X.509 checks refuse such a CA; Go clients do not.
+    """
+    work = tmp_path_factory.mktemp("plain-ca")
+    key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+    _openssl(f"req -x509 {key} -keyout ca.key -out ca.pem -days 2 -subj '/CN=plain CA'", work)
+    _openssl(
+        f"req -x509 {key} -CA ca.pem -CAkey ca.key -days 2 -subj /CN=127.0.0.1"
+        " -addext subjectAltName=IP:127.0.0.1 -keyout server.key -out server.pem",
+        work,
+    )
+    return {"ca": work / "ca.pem", "cert": work / "server.pem", "key": work / "server.key"}
+
+
+def test_tls_with_a_ca_without_key_usage_is_ready(
+    serve: Callable[..., str], plain_ca_files: dict[str, Path]
+) -> None:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(plain_ca_files["cert"], plain_ca_files["key"])
+    url = serve(fixed(200, b"ready"), tls=context) + "/ready"
+    result = wait_one(url=url, ca_path=str(plain_ca_files["ca"]), body_contains="ready")
+    assert result.ready, result.error
+
+
 CERT_NAME = "stack.example"
 CERT_ADDRESS = "192.0.2.10"
 
