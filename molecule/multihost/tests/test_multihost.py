@@ -143,13 +143,15 @@ def test_alloy_on_the_app_host_ships_its_journal_to_the_store(loki_port):
     assert labels["host"] == app.run("hostname").stdout.strip()
 
 
-@pytest.mark.parametrize(("port", "path"), [(3100, "/ready"), (3200, "/ready"), (9009, "/ready"),
-                                            (4318, "/v1/traces"), (9090, "/-/ready"),
-                                            (9093, "/-/ready")])
-def test_the_store_serves_tls_that_its_ca_and_address_verify(port, path):
-    """From the Grafana host: the test CA and the store's address verify every backend
-    port; another name, no CA or plain HTTP do not get an answer from the service."""
-    consumer = other(GRAFANA)
+# Each port is dialled from a host its firewall lets in: Alertmanager's only consumer is
+# Prometheus on the store itself.
+@pytest.mark.parametrize(("port", "path", "client"), [
+    (3100, "/ready", GRAFANA), (3200, "/ready", GRAFANA), (9009, "/ready", GRAFANA),
+    (4318, "/v1/traces", GRAFANA), (9090, "/-/ready", GRAFANA), (9093, "/-/ready", STORE)])
+def test_the_store_serves_tls_that_its_ca_and_address_verify(port, path, client):
+    """The test CA and the store's address verify every backend port; another name, no CA
+    or plain HTTP do not get an answer from the service."""
+    consumer = other(client)
     with open(ca_file(), encoding="ascii") as ca:
         pem = ca.read()
     assert consumer.run(f"printf '%s' {shlex.quote(pem)} > /tmp/lgtm-test-ca.crt").rc == 0
