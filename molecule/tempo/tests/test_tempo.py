@@ -284,7 +284,7 @@ def test_bad_input_fails_before_any_change_naming_the_variable(root):
         assert result.rc != 0
         assert "tempo_retention_period" in result.output
         assert "Check quadlet units against this host's Podman | tempo" not in result.output
-        assert "Write config files of tempo" not in result.output
+        assert "Write config files | tempo" not in result.output
     assert root.file(CONFIG).content_string == good
     assert container_identity(root, CONTAINER) == before
 

@@ -1,0 +1,195 @@
+"""config_files: directories and files in one call; all candidates validated before any write."""
+
+import json
+import os
+import stat
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.lgtm.stack.plugins.modules import config_files
+
+# The tests run as root (these machines' CI): ownership changes are real.
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="changes file ownership")
+
+
+@pytest.fixture
+def run(capsys):
+    def _run(check=False, diff=False, **params):
+        args = dict(params)
+        if check:
+            args["_ansible_check_mode"] = True
+        if diff:
+            args["_ansible_diff"] = True
+        with patch_module_args(args), pytest.raises(SystemExit) as exc:
+            config_files.main()
+        output = capsys.readouterr().out
+        result = json.loads(output)
+        assert exc.value.code == (1 if result.get("failed") else 0)
+        return result, output
+
+    return _run
+
+
+def mode_of(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_creates_directories_and_files_then_changes_nothing(tmp_path, run):
+    conf = tmp_path / "etc/loki"
+    spec = {
+        "directories": [{"path": str(conf)}, {"path": str(tmp_path / "data"), "mode": "0750"}],
+        "files": [{"dest": str(conf / "config.yaml"), "content": "a: 1\n"}],
+    }
+    first, _output = run(**spec)
+    assert first["changed"]
+    assert first["directories"] == [str(conf), str(tmp_path / "data")]
+    assert first["files"] == [str(conf / "config.yaml")]
+    assert (conf / "config.yaml").read_text() == "a: 1\n"
+    assert mode_of(conf) == 0o755 and mode_of(tmp_path / "data") == 0o750
+    assert mode_of(conf / "config.yaml") == 0o644
+    again, _output = run(**spec)
+    assert not again["changed"]
+    assert again["directories"] == again["files"] == again["removed"] == []
+
+
+@needs_root
+def test_owner_and_mode_are_kept_and_repaired(tmp_path, run):
+    dest = tmp_path / "server.key"
+    spec = {
+        "files": [{"dest": str(dest), "secret_content": "KEY", "owner": "10001", "mode": "0400"}]
+    }
+    run(**spec)
+    assert (os.stat(dest).st_uid, mode_of(dest)) == (10001, 0o400)
+    os.chmod(dest, 0o644)
+    repaired, _output = run(**spec)
+    assert repaired["changed"] and repaired["files"] == [str(dest)]
+    assert mode_of(dest) == 0o400
+    assert dest.read_text() == "KEY"
+
+
+def test_a_bad_candidate_leaves_every_live_file_alone(tmp_path, run):
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text("old good\n")
+    bad.write_text("old bad\n")
+    checker = tmp_path / "check.sh"
+    # Refuses any candidate containing "broken".
+    checker.write_text(
+        '#!/bin/sh\nif grep -q broken "$1"; then echo "line 1: broken" >&2; exit 3; fi\n'
+    )
+    checker.chmod(0o755)
+    candidates = tmp_path / "candidates"
+    result, _output = run(
+        files=[
+            {"dest": str(good), "content": "new good\n", "validate": f"{checker} %s"},
+            {"dest": str(bad), "content": "broken\n", "validate": f"{checker} %s"},
+        ],
+        candidate_dir=str(candidates),
+    )
+    assert result["failed"]
+    assert f"{bad} failed validation (exit 3): line 1: broken" in result["msg"]
+    assert "No live file was changed" in result["msg"]
+    assert good.read_text() == "old good\n" and bad.read_text() == "old bad\n"
+    assert mode_of(candidates) == 0o700
+    assert list(candidates.iterdir()) == []  # candidates do not linger
+
+
+def test_validation_runs_only_for_a_change(tmp_path, run):
+    dest = tmp_path / "config.yaml"
+    marker = tmp_path / "validated"
+    spec = {
+        "files": [{"dest": str(dest), "content": "x\n", "validate": f"touch {marker} %s"}],
+        "candidate_dir": str(tmp_path / "candidates"),
+    }
+    run(**spec)
+    assert marker.exists()
+    marker.unlink()
+    unchanged, _output = run(**spec)
+    assert not unchanged["changed"]
+    assert not marker.exists()
+
+
+def test_check_mode_writes_nothing_and_diffs_only_plain_files(tmp_path, run):
+    conf = tmp_path / "conf"
+    result, output = run(
+        check=True,
+        diff=True,
+        directories=[{"path": str(conf)}],
+        files=[
+            {"dest": str(conf / "config.yaml"), "content": "retention: 7d\n"},
+            {
+                "dest": str(conf / "server.key"),
+                "secret_content": "PRIVATE-KEY-TEXT",
+                "mode": "0400",
+            },
+        ],
+    )
+    assert result["changed"]
+    assert result["files"] == [str(conf / "config.yaml"), str(conf / "server.key")]
+    assert not conf.exists()
+    assert [entry["after"] for entry in result["diff"]] == ["retention: 7d\n"]
+    assert "PRIVATE-KEY-TEXT" not in output
+
+
+def test_a_validation_failure_of_a_secret_does_not_print_it(tmp_path, run):
+    result, output = run(
+        files=[{"dest": str(tmp_path / "key"), "secret_content": "hunter2", "validate": "cat %s"}],
+        candidate_dir=str(tmp_path / "c"),
+    )
+    assert not result.get("failed")  # cat succeeds
+    result, output = run(
+        files=[
+            {
+                "dest": str(tmp_path / "key"),
+                "secret_content": "hunter3",
+                "validate": "grep -v hunter %s",
+            }
+        ],
+        candidate_dir=str(tmp_path / "c"),
+    )
+    assert result["failed"] and "output not shown" in result["msg"]
+    assert "hunter3" not in output
+
+
+def test_remove_takes_directories_with_their_content(tmp_path, run):
+    tls = tmp_path / "tls"
+    tls.mkdir()
+    (tls / "server.crt").write_text("cert")
+    result, _output = run(remove=[str(tls), str(tmp_path / "never-there")])
+    assert result["changed"] and result["removed"] == [str(tls)]
+    assert not tls.exists()
+    again, _output = run(remove=[str(tls)])
+    assert not again["changed"]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (
+            {"files": [{"dest": "/nonexistent-dir/x", "content": "a"}]},
+            "the directory of /nonexistent-dir/x",
+        ),
+        ({"files": [{"dest": "{tmp}/x", "content": "a", "secret_content": "b"}]}, "exactly one of"),
+        ({"files": [{"dest": "{tmp}/x", "content": "a", "mode": "rw"}]}, "is not an octal number"),
+        (
+            {"files": [{"dest": "{tmp}/x", "content": "a", "owner": "no-such-user-x"}]},
+            "'no-such-user-x' does not exist",
+        ),
+        (
+            {"files": [{"dest": "{tmp}/x", "content": "a", "validate": "true"}]},
+            "candidate_dir is required",
+        ),
+        (
+            {
+                "files": [{"dest": "{tmp}/x", "content": "a", "validate": "true"}],
+                "candidate_dir": "{tmp}/c",
+            },
+            "must contain %s",
+        ),
+    ],
+)
+def test_bad_settings_fail_naming_the_problem(tmp_path, run, params, message):
+    rendered = json.loads(json.dumps(params).replace("{tmp}", str(tmp_path)))
+    result, _output = run(**rendered)
+    assert result["failed"]
+    assert message in result["msg"]
+    assert not (tmp_path / "x").exists()
