@@ -239,6 +239,16 @@ def labels_of(
     return labels
 
 
+def without_config_hash_label(text: str) -> str:
+    """A rendered unit without our hash label's line.
+
+    Two units that differ only there generate the same service apart from that label, so
+    quadlet's verdict on one holds for the other.
+    """
+    prefix = "Label=" + CONFIG_HASH_LABEL + "="
+    return "".join(line for line in text.splitlines(keepends=True) if not line.startswith(prefix))
+
+
 def with_config_hash_label(
     sections: Mapping[str, Mapping[str, Any]], config_hash: str
 ) -> dict[str, dict[str, Any]]:

@@ -393,7 +393,13 @@ def present(module: AnsibleModule, path: str, name: str, result: dict[str, Any])
     result["changed"] = ensure_dir(module, unit_dir)
     before = read_text(path)
     if before != content:
-        if params["validate"] and binary is not None:
+        # A unit quadlet accepted before, changed only in its config-hash label (new config
+        # files, or the pre-flight dry run that knows no config hash yet), needs no new
+        # dry run: that would cost a quadlet run per unit on every unchanged play.
+        relabelled_only = before is not None and quadlet.without_config_hash_label(
+            before
+        ) == quadlet.without_config_hash_label(content)
+        if params["validate"] and binary is not None and not relabelled_only:
             validate_with_quadlet(module, binary, unit_dir, name, content)
         result["changed"] = True
         if module._diff:

@@ -268,6 +268,26 @@ def test_restart_on_hash_follows_config(env, run):
     assert quadlet.labels_of(parsed)[quadlet.CONFIG_HASH_LABEL] == third["config_hash"]
 
 
+def test_a_change_of_the_hash_label_alone_is_not_dry_run_again(env, run):
+    conf = env.tmp / "loki.yaml"
+    conf.write_text("a: 1\n")
+    run(restart_on=[str(conf)], **loki())
+    env.log.write_text("")
+    # The pre-flight call knows no config files: only its label differs from the file.
+    preflight = run(check=True, **loki())
+    assert preflight["changed"] is True
+    conf.write_text("a: 2\n")
+    assert run(restart_on=[str(conf)], **loki())["changed"] is True
+    assert not [c for c in env.calls() if c.startswith("quadlet")]
+    # Any other change is dry-run as before.
+    changed_image = {
+        **LOKI,
+        "Container": {**LOKI["Container"], "Image": "docker.io/grafana/loki:3.6.0"},
+    }
+    run(check=True, name="lgtm-loki.container", sections=changed_image)
+    assert [c for c in env.calls() if c.startswith("quadlet -dryrun")]
+
+
 def test_restart_on_missing_path(env, run):
     result = run(restart_on=[str(env.tmp / "missing.yaml")], **loki())
     assert result["failed"] is True
