@@ -293,7 +293,7 @@ def validate_candidates(
             report = (
                 "(output not shown: secret file)"
                 if entry.get("secret_content") is not None
-                else (err or out).strip()
+                else "\n".join(part.strip() for part in (err, out) if part and part.strip())
             )
             failures.append(f"{entry['dest']} failed validation (exit {rc}): {report}")
     if failures:
