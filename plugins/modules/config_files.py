@@ -272,8 +272,6 @@ def validate_candidates(
     checked = [(entry, content) for entry, content in pending if entry.get("validate")]
     if not checked or module.check_mode:
         return
-    if not candidate_dir:
-        raise ConfigError("candidate_dir is required when a file has validate")
     os.makedirs(candidate_dir, mode=0o700, exist_ok=True)
     apply_attributes(candidate_dir, Attributes(0, 0, 0o700))
     failures = []
@@ -281,12 +279,7 @@ def validate_candidates(
         candidate = candidate_path(candidate_dir, entry["dest"])
         write_file(candidate, content, Attributes(0, 0, 0o600))
         try:
-            command = entry["validate"]
-            if "%s" not in command:
-                raise ConfigError(
-                    f"{entry['dest']}: validate must contain %s for the candidate's path"
-                )
-            rc, out, err = module.run_command(command % candidate)
+            rc, out, err = module.run_command(entry["validate"] % candidate)
         finally:
             os.unlink(candidate)
         if rc != 0:
@@ -320,6 +313,12 @@ def ensure_files(
     for entry in entries:
         dest = entry["dest"]
         secret = entry.get("secret_content") is not None
+        # Settings are judged for every file, changed or not, before anything is read or written.
+        if entry.get("validate"):
+            if not candidate_dir:
+                raise ConfigError("candidate_dir is required when a file has validate")
+            if "%s" not in entry["validate"]:
+                raise ConfigError(f"{dest}: validate must contain %s for the candidate's path")
         if secret == (entry.get("content") is not None):
             raise ConfigError(f"{dest}: give exactly one of content and secret_content")
         if not os.path.isdir(os.path.dirname(dest)) and not (

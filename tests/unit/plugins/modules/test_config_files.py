@@ -1,11 +1,11 @@
 """config_files: directories and files in one call; all candidates validated before any write."""
 
+import functools
 import json
 import os
 import stat
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.lgtm.stack.plugins.modules import config_files
 
 # The tests run as root (these machines' CI): ownership changes are real.
@@ -13,21 +13,8 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="changes file ownershi
 
 
 @pytest.fixture
-def run(capsys):
-    def _run(check=False, diff=False, **params):
-        args = dict(params)
-        if check:
-            args["_ansible_check_mode"] = True
-        if diff:
-            args["_ansible_diff"] = True
-        with patch_module_args(args), pytest.raises(SystemExit) as exc:
-            config_files.main()
-        output = capsys.readouterr().out
-        result = json.loads(output)
-        assert exc.value.code == (1 if result.get("failed") else 0)
-        return result, output
-
-    return _run
+def run(run_module):
+    return functools.partial(run_module, config_files.main)
 
 
 def mode_of(path):

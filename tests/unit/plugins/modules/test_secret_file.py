@@ -1,28 +1,16 @@
 """secret_file keeps one secret per file: given, kept, or generated once; never echoed."""
 
-import json
+import functools
 import os
 import stat
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.lgtm.stack.plugins.modules import secret_file
 
 
 @pytest.fixture
-def run(capsys):
-    def _run(check=False, **params):
-        args = dict(params)
-        if check:
-            args["_ansible_check_mode"] = True
-        with patch_module_args(args), pytest.raises(SystemExit) as exc:
-            secret_file.main()
-        output = capsys.readouterr().out
-        result = json.loads(output)
-        assert exc.value.code == (1 if result.get("failed") else 0)
-        return result, output
-
-    return _run
+def run(run_module):
+    return functools.partial(run_module, secret_file.main)
 
 
 def mode_of(path):
