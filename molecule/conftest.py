@@ -5,7 +5,10 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "shared"))
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT / "molecule" / "shared"))
+# The tests reuse the collection's own helpers (tls_client); tests/setup.sh makes the link.
+sys.path.insert(0, str(REPO_ROOT / "collections"))
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import json
 import os
 import re
 import socket
-import ssl
 import subprocess
 import time
 import urllib.error
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from ansible_collections.lgtm.stack.plugins.module_utils import tls_client
 
 
 @dataclass
@@ -188,9 +188,7 @@ def get(
     target = path + ("?" + urllib.parse.urlencode(params) if params else "")
     if tls:
         ca_file, server_name = tls
-        context = ssl.create_default_context(cafile=ca_file)
-        # As Go clients do: accept a CA without keyUsage (Python 3.13's strict default does not).
-        context.verify_flags &= ~ssl.VERIFY_X509_STRICT
+        context = tls_client.client_context(ca_path=ca_file)
         connection = http.client.HTTPSConnection(server_name, port, timeout=10, context=context)
         connection.sock = context.wrap_socket(
             socket.create_connection(("127.0.0.1", port), timeout=10), server_hostname=server_name)
