@@ -14,6 +14,7 @@ C. scale: 2 and 4 fresh hosts, each with the whole stack, converged in one run; 
 
 Prints figures and ratios; not a pass/fail test on time (the machine is shared).
 Run: python3 bench/stack_converge.py [--scale 1,2,4] [--services loki,tempo,...]
+     [--profile-out noop-profile.json]
 Takes roughly 25-40 min on a 2-core machine with the default scale.
 """
 
@@ -31,7 +32,7 @@ import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -133,7 +134,20 @@ def machine() -> str:
             f"{platform.platform()}, load {os.getloadavg()[0]:.2f} at start")
 
 
-def single_host(workdir: Path, services: list[str], report: Report) -> float:
+def by_role(rows: list[dict[str, Any]]) -> list[tuple[str, float, int]]:
+    """Seconds and task runs summed per role ("play" for tasks outside a role)."""
+    seconds: dict[str, float] = {}
+    runs: dict[str, int] = {}
+    for row in rows:
+        task = str(row["task"])
+        role = task.split(" : ", 1)[0] if " : " in task else "play"
+        seconds[role] = seconds.get(role, 0.0) + row["seconds"]
+        runs[role] = runs.get(role, 0) + row["runs"]
+    return sorted(((role, seconds[role], runs[role]) for role in seconds), key=lambda r: -r[1])
+
+
+def single_host(workdir: Path, services: list[str], report: Report,
+                profile_out: Path | None = None) -> float:
     names = ["lgtm-bench-1"]
     try:
         hosts = boot(names)
@@ -154,8 +168,16 @@ def single_host(workdir: Path, services: list[str], report: Report) -> float:
             f"A. ratio no-op / baseline: {noop.seconds / baseline.seconds:.2f}",
             "A. no-op profile, top tasks (seconds, runs):",
         ])
-        for row in json.loads(profile.read_text())[:15]:
+        rows = json.loads(profile.read_text())
+        for row in rows[:15]:
             report.append(f"     {row['seconds']:7.2f}  {row['runs']:3d}  {row['task']}")
+        report.append(f"A. no-op profile, by role ({len(rows)} distinct tasks, "
+                      f"{sum(row['runs'] for row in rows)} task runs):")
+        for role, seconds, runs in by_role(rows):
+            report.append(f"     {seconds:7.2f}  {runs:3d}  {role}")
+        if profile_out is not None:
+            profile_out.write_text(profile.read_text())
+            report.append(f"A. whole no-op profile: {profile_out}")
 
         if "loki" in services:
             before = [containers(host) for host in hosts]
@@ -186,6 +208,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--scale", default="1,2,4", help="host counts, 1 first (default 1,2,4)")
     parser.add_argument("--services", default=",".join(ALL_SERVICES))
+    parser.add_argument("--profile-out", type=Path,
+                        help="also keep the whole no-op profile (JSON) at this path")
     args = parser.parse_args()
     services = [service.strip() for service in args.services.split(",") if service.strip()]
     unknown = sorted(set(services) - set(ALL_SERVICES))
@@ -201,7 +225,7 @@ def main() -> int:
     testhost("images")  # build (or reuse) the test images before any timing starts
     with tempfile.TemporaryDirectory(prefix="lgtm-bench-") as tmp:
         workdir = Path(tmp)
-        one_host = single_host(workdir, services, report)
+        one_host = single_host(workdir, services, report, args.profile_out)
         for count in counts[1:]:
             seconds = scaled(workdir, services, count)
             report.append(f"C. {count} hosts in one run: {seconds:.1f} s, "

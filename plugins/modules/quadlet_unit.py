@@ -8,11 +8,14 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: quadlet_unit
-short_description: Write one Podman quadlet unit file, validated by quadlet
+short_description: Write Podman quadlet unit files, validated by quadlet
 version_added: "0.1.0"
 description:
-  - Renders one Podman quadlet file (C(.container), C(.network), C(.volume), C(.pod) or C(.kube))
+  - Renders a Podman quadlet file (C(.container), C(.network), C(.volume), C(.pod) or C(.kube))
     from structured data and writes it atomically with mode C(0644), owned by root.
+  - Several units are handled in one call with O(units). The host is checked once, every changed
+    unit is dry-run by one quadlet run with all the new texts in place, and nothing is written
+    or removed until all of them passed, so one bad unit leaves every file as it was.
   - Before writing, checks that systemd is the init system, that Podman is installed, that the
     host's Podman supports every quadlet key used, and, when I(validate=true), runs the quadlet
     generator in dry-run mode over a copy of the unit directory that includes the candidate file.
@@ -33,8 +36,35 @@ options:
       - File name of the quadlet unit including its type suffix, for example C(lgtm-loki.container).
       - The suffix must be one of C(container), C(network), C(volume), C(pod) or C(kube).
         Slashes are not allowed.
+      - Exactly one of O(name) and O(units) is required.
     type: str
-    required: true
+  units:
+    description:
+      - Several units in one call, each given like the single-unit options. Names must differ.
+      - The result then lists each unit's result under RV(units).
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: File name of the unit, as O(name).
+        type: str
+        required: true
+      sections:
+        description: The unit content, as O(sections). Required when O(units[].state=present).
+        type: dict
+      state:
+        description: As O(state).
+        type: str
+        choices: [present, absent]
+        default: present
+      restart_on:
+        description: As O(restart_on).
+        type: list
+        elements: path
+      restart_on_extra:
+        description: As O(restart_on_extra).
+        type: list
+        elements: str
   sections:
     description:
       - The unit content as a mapping of section name (C(Unit), C(Container), C(Service),
@@ -152,17 +182,40 @@ EXAMPLES = r"""
     restart_on:
       - /etc/lgtm/loki
   register: loki_unit
+
+- name: A database and its application, checked and dry-run together
+  lgtm.stack.quadlet_unit:
+    units:
+      - name: app-db.container
+        sections:
+          Container:
+            Image: docker.io/library/postgres:18
+      - name: app-web.container
+        sections:
+          Unit:
+            Requires: app-db.service
+          Container:
+            Image: registry.example.org/app:1.2
+        restart_on:
+          - /etc/app
 """
 
 RETURN = r"""
+units:
+  description:
+    - One result per unit of O(units), in their order, each with C(name)'s C(path), C(service),
+      C(changed) and, for a present unit, C(content) and C(config_hash) as described below.
+  returned: when O(units) is given
+  type: list
+  elements: dict
 path:
   description: Full path of the quadlet file.
-  returned: always
+  returned: when O(name) is given
   type: str
   sample: /etc/containers/systemd/lgtm-loki.container
 service:
   description: Name of the systemd service quadlet generates from the file.
-  returned: always
+  returned: when O(name) is given
   type: str
   sample: lgtm-loki.service
 config_hash:
@@ -264,29 +317,37 @@ def check_versions(
 
 
 def validate_with_quadlet(
-    module: AnsibleModule, binary: str, unit_dir: str, name: str, content: str
+    module: AnsibleModule, binary: str, unit_dir: str, candidates: dict[str, str | None]
 ) -> None:
-    """Dry-run quadlet over the unit's siblings plus the candidate; raise on rejection."""
-    service = quadlet.service_name(name)
+    """Dry-run quadlet once over the unit directory with the candidates in place.
+
+    candidates maps a unit name to its new text, or to None for a unit being removed.
+    Raises when quadlet fails or does not generate the service of every new text.
+    """
+    written = {name: text for name, text in candidates.items() if text is not None}
     with tempfile.TemporaryDirectory(prefix="lgtm-quadlet-") as tmp:
         if os.path.isdir(unit_dir):
             for entry in sorted(os.listdir(unit_dir)):
                 source = os.path.join(unit_dir, entry)
-                if entry != name and entry.endswith(SIBLING_SUFFIXES) and os.path.isfile(source):
+                if (entry not in candidates and entry.endswith(SIBLING_SUFFIXES)
+                        and os.path.isfile(source)):
                     shutil.copyfile(source, os.path.join(tmp, entry))
-        with open(os.path.join(tmp, name), "w", encoding="utf-8") as handle:
-            handle.write(content)
+        for name, text in written.items():
+            with open(os.path.join(tmp, name), "w", encoding="utf-8") as handle:
+                handle.write(text)
         rc, out, err = module.run_command(
             [binary, "-dryrun"], environ_update={"QUADLET_UNIT_DIRS": tmp}
         )
     output = "\n".join(part.strip() for part in (err, out) if part and part.strip())
     if rc != 0:
-        raise PreflightError(f"quadlet rejected {name} (rc={rc}): {output}")
-    header = re.compile(r"^---(?:.*/)?" + re.escape(service) + r"---$", re.MULTILINE)
-    if not header.search(out or ""):
-        raise PreflightError(
-            f"quadlet did not generate {service} from {name}: {output or 'no output'}"
-        )
+        raise PreflightError(f"quadlet rejected {', '.join(written)} (rc={rc}): {output}")
+    for name in written:
+        service = quadlet.service_name(name)
+        header = re.compile(r"^---(?:.*/)?" + re.escape(service) + r"---$", re.MULTILINE)
+        if not header.search(out or ""):
+            raise PreflightError(
+                f"quadlet did not generate {service} from {name}: {output or 'no output'}"
+            )
 
 
 def read_text(path: str) -> str | None:
@@ -340,10 +401,10 @@ def remove(module: AnsibleModule, path: str, result: dict[str, Any]) -> None:
         os.unlink(path)
 
 
-def build_content(params: dict[str, Any], name: str, unit_type: str) -> tuple[str, str | None]:
-    sections = params["sections"]
-    restart_on = params["restart_on"] or []
-    extra = params["restart_on_extra"] or []
+def build_content(unit: dict[str, Any], unit_type: str) -> tuple[str, str | None]:
+    name, sections = unit["name"], unit["sections"]
+    restart_on = unit.get("restart_on") or []
+    extra = unit.get("restart_on_extra") or []
     if unit_type != "container":
         if restart_on or extra:
             raise PreflightError(
@@ -358,99 +419,176 @@ def build_content(params: dict[str, Any], name: str, unit_type: str) -> tuple[st
     return quadlet.render_unit(labelled, HEADER), config_hash
 
 
-def present(module: AnsibleModule, path: str, name: str, result: dict[str, Any]) -> None:
-    params = module.params
-    unit_type = quadlet.unit_type_of(name)
+def host_podman(module: AnsibleModule) -> tuple[quadlet.Version | None, str | None]:
+    """The host's Podman version and quadlet generator, checked once for all units."""
     check_systemd()
-    version: quadlet.Version | None = None
-    binary: str | None = None
     try:
-        version = podman_version(module)
-        binary = find_quadlet_binary(params["quadlet_binary"])
+        return podman_version(module), find_quadlet_binary(module.params["quadlet_binary"])
     except PreflightError as exc:
         # In check mode Podman may simply not be installed yet (the install task did not run).
         if not module.check_mode:
             raise
         module.warn(f"{exc}; skipping Podman checks in check mode")
-    if version is not None:
-        result["podman_version"] = quadlet.format_version(version)
-        check_versions(name, unit_type, params["sections"], version, params["min_podman"])
+        return None, None
 
+
+def plan_present(
+    module: AnsibleModule, unit: dict[str, Any], version: quadlet.Version | None,
+    result: dict[str, Any],
+) -> str | None:
+    """Fill the unit's result; return its new text when the file must be (re)written.
+
+    Sets result["dry_run"] when quadlet has to see the new text before it is written.
+    """
+    name = unit["name"]
+    unit_type = quadlet.unit_type_of(name)
+    if version is not None:
+        check_versions(name, unit_type, unit["sections"], version, module.params["min_podman"])
     try:
-        content, config_hash = build_content(params, name, unit_type)
+        content, config_hash = build_content(unit, unit_type)
     except quadlet.MissingPathError as exc:
         # A restart_on file may be templated by a task that check mode did not run.
         if not module.check_mode:
             raise
         module.warn(f"{exc}; assuming the unit would change")
         result["changed"] = True
-        return
+        return None
     result["content"] = content
     if config_hash is not None:
         result["config_hash"] = config_hash
+    before = read_text(result["path"])
+    if before == content:
+        return None
+    # A unit quadlet accepted before, changed only in its config-hash label (new config
+    # files, or the pre-flight dry run that knows no config hash yet), needs no new dry
+    # run: that would cost a quadlet run on every unchanged play.
+    relabelled_only = before is not None and quadlet.without_config_hash_label(
+        before
+    ) == quadlet.without_config_hash_label(content)
+    result["dry_run"] = module.params["validate"] and not relabelled_only
+    result["changed"] = True
+    if module._diff:
+        result["diff"] = {
+            "before": before or "",
+            "after": content,
+            "before_header": result["path"],
+            "after_header": result["path"],
+        }
+    return content
 
-    unit_dir = params["dir"]
-    result["changed"] = ensure_dir(module, unit_dir)
-    before = read_text(path)
-    if before != content:
-        # A unit quadlet accepted before, changed only in its config-hash label (new config
-        # files, or the pre-flight dry run that knows no config hash yet), needs no new
-        # dry run: that would cost a quadlet run per unit on every unchanged play.
-        relabelled_only = before is not None and quadlet.without_config_hash_label(
-            before
-        ) == quadlet.without_config_hash_label(content)
-        if params["validate"] and binary is not None and not relabelled_only:
-            validate_with_quadlet(module, binary, unit_dir, name, content)
-        result["changed"] = True
-        if module._diff:
-            result["diff"] = {
-                "before": before or "",
-                "after": content,
-                "before_header": path,
-                "after_header": path,
-            }
-        if not module.check_mode:
-            write_atomically(module, path, content)
-    if os.path.exists(path):
-        result["changed"] = fix_attributes(module, path, result["changed"])
+
+def apply_units(module: AnsibleModule, units: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Plan every unit, dry-run the changed ones together, then write and remove.
+
+    Nothing is written until every unit passed its checks, so one bad unit leaves the
+    directory as it was.
+    """
+    unit_dir = module.params["dir"]
+    results = [
+        {"changed": False, "path": os.path.join(unit_dir, unit["name"]),
+         "service": quadlet.service_name(unit["name"])}
+        for unit in units
+    ]
+    present = [unit for unit in units if unit["state"] == "present"]
+    version, binary = host_podman(module) if present else (None, None)
+    new_texts: dict[str, str] = {}
+    # Indexed, not zip(strict=...): targets may run Python 3.9.
+    for index, unit in enumerate(units):
+        result = results[index]
+        if unit["state"] == "present":
+            if version is not None:
+                result["podman_version"] = quadlet.format_version(version)
+            text = plan_present(module, unit, version, result)
+            if text is not None:
+                new_texts[unit["name"]] = text
+    to_dry_run = [result for result in results if result.pop("dry_run", False)]
+    if to_dry_run and binary is not None:
+        removed: dict[str, str | None] = {
+            unit["name"]: None for unit in units if unit["state"] == "absent"
+        }
+        validate_with_quadlet(module, binary, unit_dir, {**removed, **new_texts})
+
+    dir_created = ensure_dir(module, unit_dir) if present else False
+    for index, unit in enumerate(units):
+        result = results[index]
+        if unit["state"] == "absent":
+            remove(module, result["path"], result)
+            continue
+        if unit["name"] in new_texts and not module.check_mode:
+            write_atomically(module, result["path"], new_texts[unit["name"]])
+        if os.path.exists(result["path"]):
+            result["changed"] = fix_attributes(module, result["path"], result["changed"])
+        result["changed"] = result["changed"] or dir_created
+    return results
+
+
+UNIT_OPTIONS: dict[str, Any] = {
+    "name": {"type": "str", "required": True},
+    "sections": {"type": "dict"},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "restart_on": {"type": "list", "elements": "path"},
+    "restart_on_extra": {"type": "list", "elements": "str", "no_log": False},
+}
+
+
+def check_unit(unit: dict[str, Any]) -> None:
+    name = unit["name"]
+    unit_type = quadlet.unit_type_of(name)
+    if unit_type not in quadlet.UNIT_TYPES:
+        raise ValueError(f"{name}: unit type .{unit_type} is not supported by this module")
+    if unit["state"] == "present" and unit["sections"] is None:
+        raise ValueError(f"{name}: sections is required when state is present")
 
 
 def main() -> None:
+    single = {key: dict(option) for key, option in UNIT_OPTIONS.items()}
+    single["name"]["required"] = False
     module = AnsibleModule(
         argument_spec={
-            "name": {"type": "str", "required": True},
-            "sections": {"type": "dict"},
-            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+            **single,
+            "units": {"type": "list", "elements": "dict", "options": UNIT_OPTIONS},
             "dir": {"type": "path", "default": "/etc/containers/systemd"},
-            "restart_on": {"type": "list", "elements": "path"},
-            "restart_on_extra": {"type": "list", "elements": "str", "no_log": False},
             "validate": {"type": "bool", "default": True},
             "quadlet_binary": {"type": "path"},
             "min_podman": {"type": "str"},
         },
-        required_if=[("state", "present", ["sections"])],
+        mutually_exclusive=[("name", "units")],
+        required_one_of=[("name", "units")],
         supports_check_mode=True,
     )
-    name = module.params["name"]
+    params = module.params
+    batch = params["units"] is not None
+    units = params["units"] if batch else [{key: params[key] for key in UNIT_OPTIONS}]
     try:
-        unit_type = quadlet.unit_type_of(name)
-        if unit_type not in quadlet.UNIT_TYPES:
-            raise ValueError(f"{name}: unit type .{unit_type} is not supported by this module")
+        names = [unit["name"] for unit in units]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"units: {', '.join(duplicates)} given more than once")
+        for unit in units:
+            check_unit(unit)
     except ValueError as exc:
         module.fail_json(msg=str(exc))
 
-    path = os.path.join(module.params["dir"], name)
-    result: dict[str, Any] = {"changed": False, "path": path, "service": quadlet.service_name(name)}
+    results: list[dict[str, Any]] = []
     try:
-        if module.params["state"] == "absent":
-            remove(module, path, result)
-        else:
-            present(module, path, name, result)
+        results = apply_units(module, units)
     except (PreflightError, ValueError) as exc:
-        module.fail_json(msg=str(exc), **result)
+        module.fail_json(msg=str(exc))
     except OSError as exc:
-        module.fail_json(msg=f"{path}: {to_text(exc)}", **result)
-    module.exit_json(**result)
+        module.fail_json(msg=to_text(exc))
+    if not batch:
+        module.exit_json(**results[0])
+    summary: dict[str, Any] = {
+        "changed": any(result["changed"] for result in results),
+        "units": results,
+    }
+    diffs = [result.pop("diff") for result in results if "diff" in result]
+    if diffs:
+        summary["diff"] = diffs
+    versions = {result.pop("podman_version") for result in results if "podman_version" in result}
+    if versions:
+        summary["podman_version"] = versions.pop()
+    module.exit_json(**summary)
 
 
 if __name__ == "__main__":

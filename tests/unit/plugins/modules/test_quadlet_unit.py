@@ -354,3 +354,91 @@ def test_sections_required_when_present(run):
     result = run(name="lgtm-loki.container")
     assert result["failed"] is True
     assert "sections" in result["msg"]
+
+
+NETWORK = {"name": "lgtm.network", "sections": {"Network": {"NetworkName": "lgtm"}}}
+
+
+def test_units_in_one_call_are_dry_run_together(env, run):
+    result = run(units=[NETWORK, loki()])
+    assert result["changed"] is True
+    assert result["podman_version"] == "5.4.2"
+    assert [unit["service"] for unit in result["units"]] == [
+        "lgtm-network.service",
+        "lgtm-loki.service",
+    ]
+    assert all(unit["changed"] for unit in result["units"])
+    for unit in result["units"]:
+        assert (env.units / os.path.basename(unit["path"])).read_text() == unit["content"]
+    calls = env.calls()
+    # The host is asked once and quadlet runs once, seeing both new texts.
+    assert calls.count("podman --version") == 1
+    assert len([c for c in calls if c.startswith("quadlet -dryrun")]) == 1
+    assert "saw lgtm.network" in calls and "saw lgtm-loki.container" in calls
+
+    env.log.write_text("")
+    again = run(units=[NETWORK, loki()])
+    assert again["changed"] is False
+    assert not any(unit["changed"] for unit in again["units"])
+    assert not [c for c in env.calls() if c.startswith("quadlet")]
+
+
+def test_one_rejected_unit_leaves_every_file_alone(env, run, monkeypatch):
+    run(units=[NETWORK, loki()])
+    before = {path.name: path.read_text() for path in env.units.iterdir()}
+    monkeypatch.setenv("FAKE_QUADLET_FAIL", 'converting "lgtm-loki.container": bad key')
+    renamed = {**NETWORK, "sections": {"Network": {"NetworkName": "other"}}}
+    broken = loki(sections={**LOKI, "Container": {**LOKI["Container"], "Bogus": "1"}})
+    result = run(units=[renamed, broken])
+    assert result["failed"] is True
+    assert "quadlet rejected lgtm.network, lgtm-loki.container" in result["msg"]
+    assert {path.name: path.read_text() for path in env.units.iterdir()} == before
+
+
+def test_a_unit_quadlet_does_not_generate_is_named(env, run, monkeypatch):
+    monkeypatch.setenv("FAKE_QUADLET_SKIP", "1")  # .container units generate nothing
+    result = run(units=[NETWORK, loki()])
+    assert result["failed"] is True
+    assert "did not generate lgtm-loki.service from lgtm-loki.container" in result["msg"]
+    assert list(env.units.iterdir()) == []
+
+
+def test_units_mix_present_and_absent_with_a_diff_each(env, run):
+    run(units=[NETWORK, loki()])
+    result = run(diff=True, units=[{"name": "lgtm.network", "state": "absent"},
+                                   loki(restart_on_extra=["new-secret-sha"])])
+    assert [unit["changed"] for unit in result["units"]] == [True, True]
+    assert not (env.units / "lgtm.network").exists()
+    assert [diff["after_header"] for diff in result["diff"]] == [
+        str(env.units / "lgtm.network"),
+        str(env.units / "lgtm-loki.container"),
+    ]
+    assert result["diff"][0]["after"] == ""
+
+
+def test_units_in_check_mode_write_nothing(env, run):
+    result = run(check=True, units=[NETWORK, loki()])
+    assert result["changed"] is True
+    assert list(env.units.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("units", "message"),
+    [
+        ([NETWORK, NETWORK], "units: lgtm.network given more than once"),
+        ([{"name": "lgtm-loki.container"}], "lgtm-loki.container: sections is required"),
+        ([{"name": "lgtm-loki.service", "state": "absent"}], "lgtm-loki.service"),
+    ],
+)
+def test_bad_units_fail_before_any_change(env, run, units, message):
+    result = run(units=units)
+    assert result["failed"] is True
+    assert message in result["msg"]
+    assert list(env.units.iterdir()) == []
+    assert env.calls() == []
+
+
+def test_name_and_units_are_exclusive(run):
+    result = run(units=[NETWORK], **loki())
+    assert result["failed"] is True
+    assert "mutually exclusive" in result["msg"]
