@@ -252,6 +252,9 @@ class Reconciler:
         self.params = module.params
         self.systemctl = ""
         self.podman: str | None = None
+        # Units of one service often share an image (GlitchTip's four); an ID found
+        # stays valid for the run, a missing one is asked again (a start may pull it).
+        self.image_ids: dict[str, str] = {}
 
     # -- commands -----------------------------------------------------------
 
@@ -356,10 +359,15 @@ class Reconciler:
         # References to .image/.build units are not image names podman can inspect.
         if not image or image.endswith((".image", ".build")):
             return None
+        if image in self.image_ids:
+            return self.image_ids[image]
         rc, out, _err = self.run(
             [self.need_podman(), "image", "inspect", "--format", "{{.Id}}", image]
         )
-        return normalize_id(out) if rc == 0 else None
+        found = normalize_id(out) if rc == 0 else None
+        if found is not None:
+            self.image_ids[image] = found
+        return found
 
     def reload_hashes(self, unit: dict[str, Any]) -> tuple[str | None, str | None]:
         if not unit.get("reload_on"):

@@ -76,3 +76,17 @@ def test_removal_takes_the_podman_network_away_and_a_new_run_brings_it_back(host
     assert host.run("podman network exists lgtm").rc == 0
     subnet = json.loads(host.run("podman network inspect lgtm").stdout)[0]["subnets"][0]["subnet"]
     assert subnet == "10.89.42.0/24"
+
+
+def test_the_network_is_applied_once_per_run_and_again_for_other_settings(host):
+    result = run_playbook("twice.yml")
+    result.assert_ok()
+    plays = result.output.split("PLAY [")[1:]
+    assert len(plays) == 3, result.output
+    first, same, other = plays
+    assert "TASK [lgtm.stack.quadlet : Check quadlet units against" in first
+    assert "TASK [lgtm.stack.quadlet" not in same, same
+    assert "TASK [lgtm.stack.quadlet : Stop units" in other
+    assert host.run("podman network exists lgtm").rc == 1, "the third play's removal ran"
+    run_playbook("converge.yml").assert_ok()
+    assert host.run("podman network exists lgtm").rc == 0

@@ -222,6 +222,28 @@ def test_unknown_image_does_not_restart(host, run):
     assert run(LOKI)["changed"] is False
 
 
+def test_units_sharing_an_image_ask_for_its_id_once(host, run):
+    for name in ("lgtm-web", "lgtm-worker"):
+        host.write_unit(f"{name}.container")
+        host.active[f"{name}.service"] = "active"
+        host.container(f"systemd-{name}")
+    host.images[IMAGE] = IMAGE_ID
+    result = run([{"name": "lgtm-web.container"}, {"name": "lgtm-worker.container"}])
+    assert result["changed"] is False
+    assert [c for c in host.calls() if c.startswith("podman image inspect")] == [
+        f"podman image inspect --format {{{{.Id}}}} {IMAGE}"
+    ]
+
+
+def test_a_missing_image_is_asked_for_again(host, run):
+    for name in ("lgtm-web", "lgtm-worker"):
+        host.write_unit(f"{name}.container")
+        host.active[f"{name}.service"] = "active"
+        host.container(f"systemd-{name}")
+    run([{"name": "lgtm-web.container"}, {"name": "lgtm-worker.container"}])
+    assert len([c for c in host.calls() if c.startswith("podman image inspect")]) == 2
+
+
 def test_container_name_from_unit_file_and_option(host, run):
     host.write_unit("lgtm-loki.container", ContainerName="lgtm-loki")
     host.active["lgtm-loki.service"] = "active"
