@@ -59,7 +59,11 @@ def boot(names: list[str]) -> list[dict[str, str]]:
 def write_inventory(directory: Path, hosts: list[dict[str, str]], services: list[str]) -> Path:
     """The demo inventory's settings (test images, users, projects) on these hosts."""
     demo_vars = yaml.safe_load((REPO / "inventories/demo/group_vars/lgtm.yml").read_text())
-    members = {host["name"]: {"ansible_host": host["address"]} for host in hosts}
+    # Several hosts consume each other's services (Prometheus scrapes every instance):
+    # each publishes on its test-network address, as on real hosts.
+    members = {host["name"]: {"ansible_host": host["address"]}
+               | ({"lgtm_listen_address": host["address"]} if len(hosts) > 1 else {})
+               for host in hosts}
     inventory = {"all": {"children": {"lgtm": {
         "vars": {
             **demo_vars,

@@ -249,7 +249,37 @@ def metrics_backend(groups: Mapping[str, Any], override: Any = "") -> str:
     return ""
 
 
+def unreachable(hostvars: Mapping[str, Any], groups: Mapping[str, Any], inventory_hostname: str,
+                needs: Any, metrics_override: Any = "") -> list[str]:
+    """Why `inventory_hostname` cannot reach what it needs, as messages; [] when it can.
+
+    Each need is {service, by, every (all instances, else the one `endpoint` picks),
+    port}; service "metrics" stands for the metrics store (`metrics_backend`). The
+    messages are the ones the roles' own wiring would fail with, prefixed by `by` (the
+    consumer), so a pre-flight check can report them all before anything changes.
+    """
+    problems: list[str] = []
+    for need in needs or []:
+        service = str(need["service"])
+        try:
+            if service == "metrics":
+                service = metrics_backend(groups, metrics_override)
+                if not service:
+                    continue
+            spec = _check_names(service, str(need.get("port") or "http"))
+            own_pick = _backend(groups, service, inventory_hostname)
+            backends = _members(groups, service) if need.get("every") else [own_pick]
+            for backend in (backend for backend in backends if backend):
+                _reach(hostvars, service, spec, backend, inventory_hostname)
+        except AnsibleFilterError as exc:
+            message = f"{need.get('by') or service}: {exc.message}"
+            if message not in problems:
+                problems.append(message)
+    return problems
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {"endpoint": endpoint, "endpoint_tls": endpoint_tls, "endpoints": endpoints,
-                "metrics_backend": metrics_backend, "published_ports": published_ports}
+                "metrics_backend": metrics_backend, "published_ports": published_ports,
+                "unreachable": unreachable}

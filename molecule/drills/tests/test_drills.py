@@ -141,6 +141,14 @@ BAD_INPUTS: list[tuple[str, dict[str, object], dict[str, object] | None, str]] =
         "prometheus_retention_time",
     ),
     ("retention-mimir", {"mimir_retention_period": "forever"}, None, "mimir_retention_period"),
+    # A second Loki elsewhere that only listens on loopback: this host's Prometheus
+    # scrapes every Loki and could not reach it (the run used to fail halfway).
+    (
+        "backend-on-another-host-only-on-loopback",
+        {},
+        {"lgtm_loki": {"hosts": {SCANNER: None}}},
+        f"loki runs on '{SCANNER}' but is published only on 127.0.0.1 (lgtm_listen_address)",
+    ),
     (
         "missing-secret-source",
         {"grafana_admin_password": "{{ lookup('ansible.builtin.file', '/nonexistent/grafana') }}"},

@@ -8,6 +8,7 @@ from ansible_collections.lgtm.stack.plugins.filter.endpoint import (
     endpoints,
     metrics_backend,
     published_ports,
+    unreachable,
 )
 
 GROUPS = {"lgtm_loki": ["store"], "lgtm_tempo": ["store"], "lgtm_alloy": ["store", "app"],
@@ -179,3 +180,37 @@ def test_tls_without_a_ca_names_the_variable():
     with pytest.raises(AnsibleFilterError, match="lgtm_tls_ca_certificate"):
         endpoint(hv, "loki", GROUPS, "app")
     assert endpoint_tls(hostvars(), "mimir", GROUPS, "app") == {}
+
+
+def test_unreachable_reports_what_the_wiring_would_fail_with():
+    groups = {"lgtm_loki": ["store", "app"], "lgtm_mimir": ["store"], "lgtm_tempo": ["store"]}
+    hv = hostvars(store={"tempo_listen_address": "10.8.0.2"})
+    needs = [
+        # Its own Loki is the one endpoint() picks: no problem.
+        {"service": "loki", "by": "grafana datasource"},
+        # Every Loki, as Prometheus scrapes them: the store's is loopback only.
+        {"service": "loki", "by": "prometheus scrape", "every": True},
+        {"service": "metrics", "by": "alloy remote write"},
+        {"service": "tempo", "by": "alloy traces", "port": "otlp_http"},
+        {"service": "grafana", "by": "nobody runs it"},
+    ]
+    problems = unreachable(hv, groups, "app", needs)
+    assert len(problems) == 2, problems
+    scrape, metrics = problems
+    assert scrape.startswith("prometheus scrape: loki runs on 'store' but is published only")
+    assert "set lgtm_listen_address for 'store'" in scrape
+    assert metrics.startswith("alloy remote write: mimir runs on 'store'")
+    from_store = unreachable(hv, groups, "store", needs)
+    assert [problem.split(" but ")[0] for problem in from_store] == [
+        "prometheus scrape: loki runs on 'app'"
+    ]
+
+
+def test_unreachable_names_a_bad_metrics_override_and_a_bad_port():
+    groups = {"lgtm_loki": ["store"], "lgtm_mimir": ["store"]}
+    hv = hostvars(store={"lgtm_listen_address": "10.8.0.2", "loki_http_port": "http"})
+    problems = unreachable(hv, groups, "app", [{"service": "metrics", "by": "tempo"},
+                                               {"service": "loki", "by": "alloy"}],
+                           metrics_override="graphite")
+    assert problems[0].startswith("tempo: lgtm_metrics_backend must be one of")
+    assert problems[1] == "alloy: loki_http_port on 'store' must be a port number, got 'http'"
