@@ -20,11 +20,11 @@ def bin_dir(tmp_path, monkeypatch):
 
 
 def test_commands_in_order_and_paths(run_module, bin_dir, tmp_path):
-    result, _ = run_module(
+    result = run_module(
         host_probe.main,
         commands=[["podman", "--version"], ["failing", 1], ["nowhere-to-be-found"]],
         paths=[str(bin_dir), str(bin_dir / "podman"), str(tmp_path / "missing")],
-    )
+    )[0]
     assert result["changed"] is False
     podman, failing, missing = result["commands"]
     assert (podman["rc"], podman["stdout_lines"]) == (0, ["podman version 5.4.2"])
@@ -41,11 +41,11 @@ def test_commands_in_order_and_paths(run_module, bin_dir, tmp_path):
 
 
 def test_check_mode_probes_the_same(run_module, bin_dir):
-    result, _ = run_module(host_probe.main, check=True, commands=[["podman", "--version"]])
+    result = run_module(host_probe.main, check=True, commands=[["podman", "--version"]])[0]
     assert result["changed"] is False
     assert result["commands"][0]["rc"] == 0
 
 
 def test_nothing_asked_nothing_done(run_module):
-    result, _ = run_module(host_probe.main)
+    result = run_module(host_probe.main)[0]
     assert (result["commands"], result["paths"]) == ([], {})
