@@ -93,7 +93,8 @@ options:
     description:
       - Where candidates are validated (created root-owned, C(0700)).
       - Required when a file has C(validate).
-      - A candidate is removed once checked.
+      - Each call checks its candidates in a private directory inside it, removed once checked,
+        so plays running at once do not meet.
     type: path
 attributes:
   check_mode:
@@ -258,10 +259,10 @@ def ensure_directories(module: AnsibleModule, entries: list[dict]) -> list[str]:
     return changed
 
 
-def candidate_path(candidate_dir: str, dest: str) -> str:
+def candidate_path(check_dir: str, dest: str) -> str:
     # Named after the live path, so two services' or two directories' config.yaml never meet.
     return os.path.join(
-        candidate_dir, hashlib.sha1(dest.encode()).hexdigest()[:16] + "-" + os.path.basename(dest)
+        check_dir, hashlib.sha1(dest.encode()).hexdigest()[:16] + "-" + os.path.basename(dest)
     )
 
 
@@ -274,21 +275,24 @@ def validate_candidates(
         return
     os.makedirs(candidate_dir, mode=0o700, exist_ok=True)
     apply_attributes(candidate_dir, Attributes(0, 0, 0o700))
+    # A directory of this call's own: two plays at once on the same host must not
+    # validate, or remove, each other's candidates.
+    check_dir = tempfile.mkdtemp(prefix=".check-", dir=candidate_dir)
     failures = []
-    for entry, content in checked:
-        candidate = candidate_path(candidate_dir, entry["dest"])
-        write_file(candidate, content, Attributes(0, 0, 0o600))
-        try:
+    try:
+        for entry, content in checked:
+            candidate = candidate_path(check_dir, entry["dest"])
+            write_file(candidate, content, Attributes(0, 0, 0o600))
             rc, out, err = module.run_command(entry["validate"] % candidate)
-        finally:
-            os.unlink(candidate)
-        if rc != 0:
-            report = (
-                "(output not shown: secret file)"
-                if entry.get("secret_content") is not None
-                else "\n".join(part.strip() for part in (err, out) if part and part.strip())
-            )
-            failures.append(f"{entry['dest']} failed validation (exit {rc}): {report}")
+            if rc != 0:
+                report = (
+                    "(output not shown: secret file)"
+                    if entry.get("secret_content") is not None
+                    else "\n".join(part.strip() for part in (err, out) if part and part.strip())
+                )
+                failures.append(f"{entry['dest']} failed validation (exit {rc}): {report}")
+    finally:
+        shutil.rmtree(check_dir, ignore_errors=True)
     if failures:
         raise ConfigError("; ".join(failures) + ". No live file was changed.")
 

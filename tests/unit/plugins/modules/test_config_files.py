@@ -80,6 +80,26 @@ def test_a_bad_candidate_leaves_every_live_file_alone(tmp_path, run):
     assert list(candidates.iterdir()) == []  # candidates do not linger
 
 
+def test_each_call_validates_in_a_directory_of_its_own(tmp_path, run):
+    """A second play at once must not see, validate or remove this call's candidate."""
+    dest = tmp_path / "loki.yaml"
+    seen = tmp_path / "seen"
+    checker = tmp_path / "check.sh"
+    checker.write_text(f'#!/bin/sh\nprintf "%s\\n" "$1" >> {seen}\n')
+    checker.chmod(0o755)
+    candidates = tmp_path / "candidates"
+    for content in ("a: 1\n", "a: 2\n"):
+        run(
+            files=[{"dest": str(dest), "content": content, "validate": f"{checker} %s"}],
+            candidate_dir=str(candidates),
+        )
+    first, second = seen.read_text().splitlines()
+    assert os.path.basename(first) == os.path.basename(second)
+    assert os.path.dirname(first) != os.path.dirname(second)
+    assert os.path.dirname(os.path.dirname(first)) == str(candidates)
+    assert list(candidates.iterdir()) == []
+
+
 def test_validation_runs_only_for_a_change(tmp_path, run):
     dest = tmp_path / "config.yaml"
     marker = tmp_path / "validated"
