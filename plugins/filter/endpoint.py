@@ -267,8 +267,8 @@ def unreachable(hostvars: Mapping[str, Any], groups: Mapping[str, Any], inventor
                 if not service:
                     continue
             spec = _check_names(service, str(need.get("port") or "http"))
-            own_pick = _backend(groups, service, inventory_hostname)
-            backends = _members(groups, service) if need.get("every") else [own_pick]
+            backends = (_members(groups, service) if need.get("every")
+                        else [_backend(groups, service, inventory_hostname)])
             for backend in (backend for backend in backends if backend):
                 _reach(hostvars, service, spec, backend, inventory_hostname)
         except AnsibleFilterError as exc:

@@ -435,10 +435,9 @@ def host_podman(module: AnsibleModule) -> tuple[quadlet.Version | None, str | No
 def plan_present(
     module: AnsibleModule, unit: dict[str, Any], version: quadlet.Version | None,
     result: dict[str, Any],
-) -> str | None:
-    """Fill the unit's result; return its new text when the file must be (re)written.
-
-    Sets result["dry_run"] when quadlet has to see the new text before it is written.
+) -> tuple[str | None, bool]:
+    """Fill the unit's result; return its new text when the file must be (re)written, and
+    whether quadlet has to see that text in a dry run before it is written.
     """
     name = unit["name"]
     unit_type = quadlet.unit_type_of(name)
@@ -452,20 +451,19 @@ def plan_present(
             raise
         module.warn(f"{exc}; assuming the unit would change")
         result["changed"] = True
-        return None
+        return None, False
     result["content"] = content
     if config_hash is not None:
         result["config_hash"] = config_hash
     before = read_text(result["path"])
     if before == content:
-        return None
+        return None, False
     # A unit quadlet accepted before, changed only in its config-hash label (new config
     # files, or the pre-flight dry run that knows no config hash yet), needs no new dry
     # run: that would cost a quadlet run on every unchanged play.
     relabelled_only = before is not None and quadlet.without_config_hash_label(
         before
     ) == quadlet.without_config_hash_label(content)
-    result["dry_run"] = module.params["validate"] and not relabelled_only
     result["changed"] = True
     if module._diff:
         result["diff"] = {
@@ -474,14 +472,17 @@ def plan_present(
             "before_header": result["path"],
             "after_header": result["path"],
         }
-    return content
+    return content, module.params["validate"] and not relabelled_only
 
 
-def apply_units(module: AnsibleModule, units: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def apply_units(
+    module: AnsibleModule, units: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], str | None]:
     """Plan every unit, dry-run the changed ones together, then write and remove.
 
     Nothing is written until every unit passed its checks, so one bad unit leaves the
-    directory as it was.
+    directory as it was. Returns each unit's result and the host's Podman version, if
+    a present unit made the module ask for it.
     """
     unit_dir = module.params["dir"]
     results = [
@@ -492,17 +493,15 @@ def apply_units(module: AnsibleModule, units: list[dict[str, Any]]) -> list[dict
     present = [unit for unit in units if unit["state"] == "present"]
     version, binary = host_podman(module) if present else (None, None)
     new_texts: dict[str, str] = {}
+    dry_run = False
     # Indexed, not zip(strict=...): targets may run Python 3.9.
     for index, unit in enumerate(units):
-        result = results[index]
         if unit["state"] == "present":
-            if version is not None:
-                result["podman_version"] = quadlet.format_version(version)
-            text = plan_present(module, unit, version, result)
+            text, needs_dry_run = plan_present(module, unit, version, results[index])
             if text is not None:
                 new_texts[unit["name"]] = text
-    to_dry_run = [result for result in results if result.pop("dry_run", False)]
-    if to_dry_run and binary is not None:
+            dry_run = dry_run or needs_dry_run
+    if dry_run and binary is not None:
         removed: dict[str, str | None] = {
             unit["name"]: None for unit in units if unit["state"] == "absent"
         }
@@ -519,7 +518,7 @@ def apply_units(module: AnsibleModule, units: list[dict[str, Any]]) -> list[dict
         if os.path.exists(result["path"]):
             result["changed"] = fix_attributes(module, result["path"], result["changed"])
         result["changed"] = result["changed"] or dir_created
-    return results
+    return results, quadlet.format_version(version) if version is not None else None
 
 
 UNIT_OPTIONS: dict[str, Any] = {
@@ -570,14 +569,16 @@ def main() -> None:
         module.fail_json(msg=str(exc))
 
     results: list[dict[str, Any]] = []
+    version: str | None = None
     try:
-        results = apply_units(module, units)
+        results, version = apply_units(module, units)
     except (PreflightError, ValueError) as exc:
         module.fail_json(msg=str(exc))
     except OSError as exc:
         module.fail_json(msg=to_text(exc))
+    versions = {"podman_version": version} if version is not None else {}
     if not batch:
-        module.exit_json(**results[0])
+        module.exit_json(**results[0], **versions)
     summary: dict[str, Any] = {
         "changed": any(result["changed"] for result in results),
         "units": results,
@@ -585,10 +586,7 @@ def main() -> None:
     diffs = [result.pop("diff") for result in results if "diff" in result]
     if diffs:
         summary["diff"] = diffs
-    versions = {result.pop("podman_version") for result in results if "podman_version" in result}
-    if versions:
-        summary["podman_version"] = versions.pop()
-    module.exit_json(**summary)
+    module.exit_json(**summary, **versions)
 
 
 if __name__ == "__main__":
