@@ -86,10 +86,17 @@ def test_only_ssh_is_open_to_the_outsider(target):
     assert result.stdout.split() == ["22"]
 
 
+def firewall_invocation(root) -> str:
+    shown = root.run("systemctl show --property=InvocationID,ActiveState lgtm-firewall.service")
+    assert "ActiveState=active" in shown.stdout, shown.stdout
+    return shown.stdout
+
+
 def test_the_hosts_own_tables_are_left_alone(root, store_address):
     root.run("nft add table inet host_rules && nft add chain inet host_rules input "
              "'{ type filter hook input priority 0; policy accept; }'")
     before = container_identity(root, "lgtm-loki")
+    loader = firewall_invocation(root)
     outsider_address = str(instance(OUTSIDER)["address"])
     result = run_playbook("firewall.yml", {"firewall_allowed_clients": [outsider_address]})
     result.assert_ok()
@@ -97,10 +104,14 @@ def test_the_hosts_own_tables_are_left_alone(root, store_address):
     assert root.run("nft list table inet host_rules").rc == 0
     assert loki_status(other(OUTSIDER), store_address) == "200"
     assert container_identity(root, "lgtm-loki") == before, "a firewall change restarts no service"
+    # Replaced in one nft transaction: the unit was not restarted, whose stop
+    # would have deleted the table before its start loaded the new one.
+    assert firewall_invocation(root) == loader
     # Back to the inventory's consumers only.
     result = run_playbook("firewall.yml")
     result.assert_ok()
     assert loki_status(other(OUTSIDER), store_address) == "000"
+    assert firewall_invocation(root) == loader
     root.run("nft delete table inet host_rules")
 
 

@@ -2,8 +2,9 @@
 
 Run in its own interpreter (the test starts it): it installs Ansible's collection
 loader, which must not leak into the other unit tests' imports. Reads a JSON list of
-cases on stdin; prints, per case, the preflight problems and the error (or none) of
-each of the consumer role's vars that call the endpoint filters.
+cases from the file named by its argument; prints, per case, the preflight problems
+and the error (or none) of each of the consumer role's vars that call the endpoint
+filters.
 """
 
 import functools
@@ -77,7 +78,7 @@ def wired_vars(role: str, role_vars: dict[str, Any]) -> list[str]:
 def main() -> None:
     _AnsibleCollectionFinder(paths=[str(REPO / "collections")])._install()
     results = []
-    for case in json.load(sys.stdin):
+    for case in json.loads(Path(sys.argv[1]).read_text()):
         inventory = {**case["hostvars"].get(case["consumer"], {}), **magic(case)}
         preflight = {**load(ROLES / "preflight/defaults/main.yml"),
                      **load(ROLES / "preflight/vars/main.yml"), **inventory}

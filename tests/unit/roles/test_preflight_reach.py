@@ -8,6 +8,7 @@ URL overrides the role does.
 """
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 HELPER = Path(__file__).with_name("render_wiring.py")
+WORKERS = max(1, min(4, os.cpu_count() or 1))
 CONSUMERS = ["prometheus", "grafana", "alloy", "tempo"]
 BACKENDS = ["loki", "tempo", "mimir", "prometheus", "alertmanager", "grafana", "alloy", "glitchtip"]
 # Each role's settings that replace a wired backend with a URL of the user's.
@@ -64,12 +66,22 @@ CASES += [case(role, ["mimir", "prometheus"], {}) for role in ["alloy", "tempo",
 
 
 @pytest.fixture(scope="module")
-def rendered() -> list[dict[str, Any]]:
-    result = subprocess.run([sys.executable, str(HELPER)],
-                            input=json.dumps(CASES + [reachable(item) for item in CASES]),
-                            capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
-    outcomes = json.loads(result.stdout)
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    items = CASES + [reachable(item) for item in CASES]
+    # Rendering is CPU-bound: one interpreter per core, each with a share of the cases.
+    shares = [items[start::WORKERS] for start in range(WORKERS)]
+    workers = []
+    for number, share in enumerate(shares):
+        cases_file = tmp_path_factory.mktemp("reach") / f"cases-{number}.json"
+        cases_file.write_text(json.dumps(share))
+        workers.append(subprocess.Popen([sys.executable, str(HELPER), str(cases_file)],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    rendered_shares = []
+    for worker in workers:
+        stdout, stderr = worker.communicate()
+        assert worker.returncode == 0, stderr[-3000:]
+        rendered_shares.append(json.loads(stdout))
+    outcomes = [rendered_shares[index % WORKERS][index // WORKERS] for index in range(len(items))]
     assert len(outcomes) == 2 * len(CASES)
     # Each case next to the same inventory with the backend on a reachable address.
     return [{"loopback": outcomes[index], "reachable": outcomes[len(CASES) + index]}
