@@ -46,7 +46,6 @@ def magic(case: dict[str, Any]) -> dict[str, Any]:
         "inventory_hostname": consumer,
         "group_names": sorted(group for group, members in groups.items()
                               if consumer in members and group != "all"),
-        "role_path": str(ROLES / "preflight"),
     }
 
 
@@ -58,10 +57,13 @@ def render(variables: dict[str, Any], name: str) -> tuple[Any, str]:
         return None, str(error)
 
 
-def wired_vars(role: str, role_vars: dict[str, Any]) -> list[str]:
+@functools.cache
+def wired_vars(role: str) -> tuple[str, ...]:
     """The role's vars that its tasks or templates use and that call the endpoint
     filters, directly or through other vars: what the play actually renders.
-    (An intermediate var behind an override's `if` is never rendered.)"""
+    (An intermediate var behind an override's `if` is never rendered.) Once per role:
+    it reads the role's tasks and templates."""
+    role_vars = load(ROLES / role / "vars/main.yml")
     texts = {name: json.dumps(value) for name, value in role_vars.items()}
     refs = {name: {other for other in texts if other != name and re.search(rf"\b{other}\b", text)}
             for name, text in texts.items()}
@@ -72,7 +74,8 @@ def wired_vars(role: str, role_vars: dict[str, Any]) -> list[str]:
 
     users = "\n".join(path.read_text() for folder in ("tasks", "templates", "handlers")
                       for path in sorted((ROLES / role / folder).rglob("*")) if path.is_file())
-    return [name for name in texts if calls_endpoint(name) and re.search(rf"\b{name}\b", users)]
+    return tuple(name for name in texts
+                 if calls_endpoint(name) and re.search(rf"\b{name}\b", users))
 
 
 def main() -> None:
@@ -81,15 +84,16 @@ def main() -> None:
     for case in json.loads(Path(sys.argv[1]).read_text()):
         inventory = {**case["hostvars"].get(case["consumer"], {}), **magic(case)}
         preflight = {**load(ROLES / "preflight/defaults/main.yml"),
-                     **load(ROLES / "preflight/vars/main.yml"), **inventory}
+                     **load(ROLES / "preflight/vars/main.yml"), **inventory,
+                     "role_path": str(ROLES / "preflight")}
         problems, error = render(preflight, "preflight_reach_problems")
         role = case["role"]
-        role_vars = load(ROLES / role / "vars/main.yml")
         # Every service role depends on the network role and sees its defaults.
         scope = {**load(ROLES / "network/defaults/main.yml"),
-                 **load(ROLES / role / "defaults/main.yml"), **role_vars, **inventory,
+                 **load(ROLES / role / "defaults/main.yml"),
+                 **load(ROLES / role / "vars/main.yml"), **inventory,
                  "role_path": str(ROLES / role), "ansible_search_path": [str(ROLES / role)]}
-        wiring = {name: render(scope, name)[1] for name in wired_vars(role, role_vars)}
+        wiring = {name: render(scope, name)[1] for name in wired_vars(role)}
         results.append({"problems": problems, "preflight_error": error, "wiring": wiring})
     json.dump(results, sys.stdout, default=str)
 

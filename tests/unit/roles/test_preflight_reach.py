@@ -77,12 +77,12 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
         workers.append(subprocess.Popen([sys.executable, str(HELPER), str(cases_file)],
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     rendered_shares = []
-    for worker in workers:
+    for worker, share in zip(workers, shares):  # noqa: B905 - same length; Python 3.9 has no strict
         stdout, stderr = worker.communicate()
         assert worker.returncode == 0, stderr[-3000:]
         rendered_shares.append(json.loads(stdout))
+        assert len(rendered_shares[-1]) == len(share), "one outcome per case"
     outcomes = [rendered_shares[index % WORKERS][index // WORKERS] for index in range(len(items))]
-    assert len(outcomes) == 2 * len(CASES)
     # Each case next to the same inventory with the backend on a reachable address.
     return [{"loopback": outcomes[index], "reachable": outcomes[len(CASES) + index]}
             for index in range(len(CASES))]
