@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import lzma
 import os
 import shutil
 import subprocess
@@ -15,12 +14,12 @@ from testhost import CACHE_DIR, cached_debootstrap, recipe_hash, run
 
 HERE = Path(__file__).resolve().parent
 PROJECT_ROOT = HERE.parents[2]
-SHARED = Path(os.environ.get("LGTM_SHARED", PROJECT_ROOT.parent / "shared"))
-SHARED_BIN = Path(os.environ.get("LGTM_SHARED_BIN", SHARED / "bin"))
-SHARED_SRC = SHARED / "src"
 NAMESPACE = "localhost/lgtm-test"
 FILES = HERE.parent / "files"
 STANDINS = HERE.parent / "standins"
+# What the Python stand-ins share (Go-style config decoding, durations, wire formats,
+# the TLS HTTP server): installed beside each stand-in as an importable module.
+STANDIN_LIB = STANDINS / "lgtm_standin.py"
 # One sid tree serves the three Debian-packaged services; each image is a copy
 # of it with its own user ids and entrypoint.
 SID_PACKAGES = ["prometheus", "postgresql-18", "valkey-server", "ca-certificates"]
@@ -80,13 +79,6 @@ def minimal_tree(root: Path, uid: int, home: str) -> None:
     shutil.copy("/etc/ssl/certs/ca-certificates.crt", root / "etc/ssl/certs/ca-certificates.crt")
 
 
-def unpack_xz(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with lzma.open(source) as compressed, open(target, "wb") as out:
-        shutil.copyfileobj(compressed, out)
-    target.chmod(0o755)
-
-
 def owned_dir(path: Path, uid: int) -> None:
     path.mkdir(parents=True, exist_ok=True)
     os.chown(path, uid, uid)
@@ -110,6 +102,10 @@ def install_file(source: Path, target: Path, mode: int = 0o755) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(source, target)
     target.chmod(mode)
+
+
+def install_standin_lib(root: Path) -> None:
+    install_file(STANDIN_LIB, root / "usr/lib/python3/dist-packages/lgtm_standin.py", 0o644)
 
 
 def install_python_program(source: Path, target: Path) -> None:
