@@ -67,7 +67,7 @@ def recipes() -> list[Recipe]:
         Recipe(
             name="alertmanager",
             version=LINE,
-            module=__file__,
+            module=__file__, kind="packaged",
             stands_for="docker.io/prom/alertmanager (real binary and amtool from Debian sid)",
             user="65534:65534",
             entrypoint=["/bin/alertmanager"],

@@ -46,6 +46,10 @@ class Recipe:
     # A Debian package whose upstream version must be on the line `version` names
     # (tags name the line, as upstream's postgres:18 does, so they stay stable).
     package: str | None = None
+    # What runs inside, for scenarios that must judge an image by its own label (see
+    # store.KIND_LABEL): "stand-in" (a contract stand-in written here) or "packaged" (the
+    # real program from a package registry, as that registry builds it).
+    kind: str = "stand-in"
 
     @property
     def ref(self) -> str:
@@ -56,7 +60,19 @@ class Recipe:
         sources = [(HERE / name).read_text() for name in ("base.py", "store.py")]
         sources.append(Path(self.module).read_text())
         return recipe_hash(self.name, self.version, self.user, self.entrypoint, self.cmd,
-                           self.workdir, self.env, self.stop_signal, input_hashes, sources)
+                           self.workdir, self.env, self.stop_signal, self.kind, input_hashes,
+                           sources)
+
+    def missing_inputs(self) -> list[str]:
+        """The inputs that do not exist, named relative to the project where they live in it."""
+        missing = []
+        for path in self.inputs:
+            if not path.exists():
+                try:
+                    missing.append(str(path.relative_to(PROJECT_ROOT)))
+                except ValueError:
+                    missing.append(str(path))
+        return missing
 
 
 def sha256_file(path: Path) -> str:

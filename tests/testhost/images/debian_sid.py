@@ -36,6 +36,7 @@ def recipes() -> list[Recipe]:
     return [
         Recipe(
             name="prometheus", version="3.5", package="prometheus", module=__file__,
+            kind="packaged",
             stands_for="docker.io/prom/prometheus (real binary from Debian sid)",
             user="65534:65534", entrypoint=["/bin/prometheus"],
             cmd=["--config.file=/etc/prometheus/prometheus.yml",
@@ -44,6 +45,7 @@ def recipes() -> list[Recipe]:
             exposes=[9090]),
         Recipe(
             name="postgres", version="18", package="postgresql-18", module=__file__,
+            kind="packaged",
             stands_for="docker.io/library/postgres:18 (real server from Debian sid)",
             user="0:0", entrypoint=["docker-entrypoint.sh"], cmd=["postgres"],
             env={"PGDATA": "/var/lib/postgresql/18/docker",
@@ -53,6 +55,7 @@ def recipes() -> list[Recipe]:
             exposes=[5432]),
         Recipe(
             name="valkey", version="9", package="valkey-server", module=__file__,
+            kind="packaged",
             stands_for="docker.io/valkey/valkey:9 (real server from Debian sid)",
             user="0:0", entrypoint=["docker-entrypoint.sh"], cmd=["valkey-server"],
             workdir="/data", inputs=inputs, populate=populate_valkey, exposes=[6379]),

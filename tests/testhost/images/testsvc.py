@@ -20,7 +20,7 @@ def populate(root: Path, recipe: Recipe) -> None:
 def recipes() -> list[Recipe]:
     busybox = Path(shutil.which("busybox") or "/bin/busybox")
     return [Recipe(
-        name="testsvc", version=busybox_version(), module=__file__,
+        name="testsvc", version=busybox_version(), module=__file__, kind="packaged",
         stands_for="a small HTTP service for testing the quadlet core (busybox httpd)",
         user="10001:10001", entrypoint=["/bin/busybox", "httpd", "-f", "-v"],
         cmd=["-p", "8080", "-h", "/srv/www"], inputs=[busybox], populate=populate,
