@@ -13,7 +13,8 @@ export PY_COLORS=0 ANSIBLE_FORCE_COLOR=0 ANSIBLE_NOCOLOR=1
 if [[ ! -x .venv/bin/molecule || ! -e collections/ansible_collections/lgtm/stack ]]; then
   bash tests/setup.sh || { echo "setup failed"; exit 1; }
 fi
-python tests/testhost/testhost.py images || { echo "test images failed"; exit 1; }
+python tests/testhost/testhost.py images $(python tests/testhost/testhost.py scenario-images drills) ||
+  { echo "test images failed"; exit 1; }
 
 started=$SECONDS
 molecule test -s drills

@@ -97,6 +97,30 @@ def image_for(name: str) -> str:
     return upstream if os.environ.get("LGTM_TEST_IMAGES") == "upstream" else local
 
 
+# The labels every locally built test image carries (tests/testhost/images/store.py).
+TEST_IMAGE_LABEL = "lgtm.stack.test-image"
+TEST_IMAGE_KIND_LABEL = "lgtm.stack.test-image.kind"
+
+
+def image_labels(host, image: str) -> dict[str, str]:
+    """The image's own labels on the test host ({} when the host does not have it yet)."""
+    result = host.run(f"podman image inspect --format '{{{{json .Labels}}}}' {image}")
+    if result.rc != 0:
+        return {}
+    return json.loads(result.stdout) or {}
+
+
+def image_kind(host, image: str) -> str:
+    """What runs in the image, judged by its own label, never by how it got to the host:
+    "stand-in" (a contract stand-in written here), "packaged" (the real program as a
+    package registry builds it), or "upstream" (no test-image label: upstream's own image,
+    pulled or loaded from an archive, or one the host will pull)."""
+    labels = image_labels(host, image)
+    if TEST_IMAGE_LABEL not in labels:
+        return "upstream"
+    return labels.get(TEST_IMAGE_KIND_LABEL, "stand-in")
+
+
 def assert_noop_run(host, container: str, extra_vars: dict[str, object] | None = None) -> None:
     """A run with what the host already has reports nothing changed and restarts nothing."""
     before = container_identity(host, container)

@@ -6,6 +6,9 @@ and its own Podman (see the project's docs on test hosts). This script owns that
 
     testhost.py rootfs                  build (or reuse) the cached base rootfs
     testhost.py images [NAME ...]       build (or reuse) the shared test image store
+    testhost.py images --available      build those that can be built here, name the rest
+    testhost.py images --check NAME ... name the images that cannot be built here, and why
+    testhost.py scenario-images NAME    the test images a Molecule scenario declares
     testhost.py up NAME [NAME ...]      boot hosts on the private test bridge
     testhost.py down NAME [NAME ...]    stop hosts by PID and remove their trees
     testhost.py list                    show running hosts as JSON
@@ -498,17 +501,43 @@ def list_hosts() -> list[dict[str, object]]:
     return found
 
 
+def scenario_images(scenario: str) -> list[str]:
+    """The images a scenario's platforms declare (`lgtm_test_images`), each once."""
+    import yaml  # noqa: PLC0415 - the venv's; the other verbs need only the stdlib
+
+    path = Path(__file__).resolve().parents[2] / "molecule" / scenario / "molecule.yml"
+    if not path.is_file():
+        raise SystemExit(f"no Molecule scenario {scenario} ({path} does not exist)")
+    platforms = (yaml.safe_load(path.read_text()) or {}).get("platforms") or []
+    names: list[str] = []
+    for platform in platforms:
+        declared = platform.get("lgtm_test_images")
+        if declared is None:
+            raise SystemExit(f"{path}: platform {platform.get('name')} declares no "
+                             "lgtm_test_images (an empty list when it needs none)")
+        names += [name for name in declared if name not in names]
+    return names
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("rootfs")
     images_cmd = commands.add_parser("images")
     images_cmd.add_argument("names", nargs="*")
+    images_cmd.add_argument("--available", action="store_true",
+                            help="build every image that can be built here and name the rest")
+    images_cmd.add_argument("--check", action="store_true",
+                            help="build nothing; print each image that cannot be built and "
+                                 "why, and exit 3 if there is one")
+    scenario_cmd = commands.add_parser("scenario-images")
+    scenario_cmd.add_argument("scenario")
     for verb in ("up", "restart"):
         sub = commands.add_parser(verb)
         sub.add_argument("names", nargs="+")
         sub.add_argument("--images", nargs="*", default=None,
-                         help="test images the hosts need (default: all)")
+                         help="test images the hosts need (default: all; none when given "
+                              "without names)")
         sub.add_argument("--index", type=int, default=None,
                          help=f"fixed last octet of the address in {SUBNET_PREFIX}.0/24 "
                               "(200-249 are never handed out automatically)")
@@ -530,9 +559,24 @@ def main(argv: list[str] | None = None) -> int:
         print(build_rootfs())
     elif args.command == "ssh-key":
         print(ssh_key())
+    elif args.command == "images" and args.check:
+        from images.store import unbuildable  # noqa: PLC0415 - only this verb needs it
+        blocked = unbuildable(args.names)
+        for name, reason in sorted(blocked.items()):
+            print(f"{name}: {reason}")
+        return 3 if blocked else 0
+    elif args.command == "images" and args.available:
+        from images.store import build_store, recipes, unbuildable  # noqa: PLC0415
+        blocked = unbuildable(args.names or sorted(recipes()))
+        for name, reason in sorted(blocked.items()):
+            log(f"not building test image {name}: {reason}")
+        wanted = [name for name in args.names or sorted(recipes()) if name not in blocked]
+        print(build_store(build_rootfs(), wanted))
     elif args.command == "images":
         from images import build_store  # noqa: PLC0415 - only this verb needs it
         print(build_store(build_rootfs(), args.names or None))
+    elif args.command == "scenario-images":
+        print(" ".join(scenario_images(args.scenario)))
     elif args.command in ("up", "restart"):
         from images import build_store  # noqa: PLC0415
         store = build_store(build_rootfs(), args.images)

@@ -4,13 +4,13 @@ import json
 import time
 
 import pytest
+from lgtm_molecule import image_kind
 
 LOCAL = "localhost/lgtm-test"
 IMAGES = {
     # image: (user, entrypoint, cmd) as the upstream image declares them
     "testsvc:1.35.0": ("10001:10001", ["/bin/busybox", "httpd", "-f", "-v"], None),
     "loki:3.7.6": ("10001:10001", ["/usr/bin/loki"], ["-config.file=/etc/loki/local-config.yaml"]),
-    "tempo:3.0.3": ("10001:10001", ["/tempo"], None),
     "prometheus:3.5": (
         "65534:65534",
         ["/bin/prometheus"],
@@ -54,7 +54,10 @@ def test_image_config_matches_upstream_contract(root, image):
     assert config["Entrypoint"] == entrypoint
     if cmd is not None:
         assert config["Cmd"] == cmd
-    assert "lgtm.stack.test-image" in config["Labels"], "test images say what they are"
+    if image_kind(root, f"{LOCAL}/{image}") != "upstream":
+        # Built here: it says what it is. (A real image loaded from an archive has no
+        # such label, and is judged real by the scenarios for that very reason.)
+        assert config["Labels"]["lgtm.stack.test-image.kind"] in ("stand-in", "packaged")
 
 
 def test_loki_verify_config_accepts_good_and_rejects_unknown_keys(root):
@@ -65,12 +68,6 @@ def test_loki_verify_config_accepts_good_and_rejects_unknown_keys(root):
     assert root.run(f"{base} -config.file=/etc/loki/good.yaml -verify-config").rc == 0
     bad = root.run(f"{base} -config.file=/etc/loki/bad.yaml -verify-config")
     assert bad.rc != 0 and "no_such_key" in bad.stdout + bad.stderr
-
-
-def test_tempo_verify_flag_needs_its_argument(root):
-    # Upstream's trap: the bare flag exits 2 ("flag needs an argument").
-    assert root.run(f"podman run --rm {LOCAL}/tempo:3.0.3 -config.verify").rc == 2
-    assert "tempo, version v3.0.3" in run_ok(root, f"podman run --rm {LOCAL}/tempo:3.0.3 -version")
 
 
 def test_prometheus_runs_as_nobody_and_gets_ready(root):
@@ -203,6 +200,8 @@ def up_series(out):
 
 
 def test_mimir_image_keeps_the_upstream_contract(root):
+    if image_kind(root, MIMIR) != "stand-in":
+        pytest.skip("checks the Mimir stand-in; this image is not one")
     config = json.loads(run_ok(root, f"podman image inspect {MIMIR}"))[0]["Config"]
     assert config["Entrypoint"] == ["/bin/mimir"]
     assert config["User"] in ("0:0", "0", "root")

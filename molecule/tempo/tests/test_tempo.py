@@ -305,3 +305,20 @@ def test_otlp_unpublished_when_alloy_owns_the_ports(root, tempo_port):
     assert ports == {"3200/tcp": [{"HostIp": "127.0.0.1", "HostPort": "3200"}]}
     assert root.run("curl -s -m 3 -o /dev/null http://127.0.0.1:4318/").rc == 7
     assert get(tempo_port, "/ready")[0] == 200
+
+
+# --- the image's contract (moved here from the images scenario, which no longer builds
+# the Tempo image: a scenario runs only where its images exist) -------------------------
+
+
+def test_tempo_image_keeps_upstreams_entrypoint_and_verify_flag_trap(root):
+    image = "localhost/lgtm-test/tempo:3.0.3"
+    if root.run(f"podman image exists {image}").rc != 0:
+        pytest.skip(f"{image} is not on this host (upstream images were pulled instead)")
+    config = json.loads(root.run(f"podman image inspect {image}").stdout)[0]["Config"]
+    assert config["User"] == "10001:10001"
+    assert config["Entrypoint"] == ["/tempo"]
+    # Upstream's trap: the bare flag exits 2 ("flag needs an argument").
+    assert root.run(f"podman run --rm {image} -config.verify").rc == 2
+    version = root.run(f"podman run --rm {image} -version")
+    assert version.rc == 0 and "tempo, version v3.0.3" in version.stdout

@@ -1,4 +1,13 @@
-"""The shared image store: import every recipe whose digest changed."""
+"""The shared image store: import every recipe whose digest changed.
+
+With LGTM_TEST_IMAGE_ARCHIVES=DIR, an archive DIR/<image>.tar (docker-archive or
+oci-archive, as `podman save` writes them) takes the place of that image's recipe: it is
+loaded into the store under the same localhost/lgtm-test name, so every scenario runs it
+unchanged, and loaded again whenever the archive's sha256 changes. Such an image keeps
+its own labels: a real upstream image has no KIND_LABEL, and scenarios that must tell a
+real program from a stand-in or a distribution's build read that label, never how the
+image got here.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +21,13 @@ from pathlib import Path
 
 from testhost import CACHE_DIR, cache_lock, log
 
-from images.base import Recipe, sid_version
+from images.base import Recipe, sha256_file, sid_version
 
-STORE = CACHE_DIR / "images"
+STORE = Path(os.environ.get("LGTM_TEST_IMAGE_STORE", CACHE_DIR / "images"))
+ARCHIVES_ENV = "LGTM_TEST_IMAGE_ARCHIVES"
+# Every locally built image carries both; see Recipe.kind.
+WHAT_LABEL = "lgtm.stack.test-image"
+KIND_LABEL = "lgtm.stack.test-image.kind"
 # Every other module under images/ defines recipes, one per image or family of images.
 MACHINERY = {"__init__", "base", "store"}
 
@@ -47,7 +60,8 @@ def make_tarball(recipe: Recipe, workdir: Path) -> Path:
     return tarball
 
 
-def podman_in(rootfs: Path, workdir: Path, *args: str) -> None:
+def podman_in(rootfs: Path, workdir: Path, *args: str,
+              binds: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
     """Run the test host image's own Podman against the shared store, without booting.
 
     The outer machine has no Podman; the rootfs has the same one the hosts run,
@@ -58,8 +72,12 @@ def podman_in(rootfs: Path, workdir: Path, *args: str) -> None:
            "-D", str(rootfs), f"--bind={STORE}:/store", f"--bind-ro={workdir}:/in",
            "--setenv=CONTAINERS_STORAGE_CONF=/in/storage.conf",
            "podman", "--root", "/store", "--runroot", "/run/lgtm-images", *args]
-    subprocess.run(cmd, check=True, env=dict(os.environ, SYSTEMD_SECCOMP="0"),
-                   stdout=subprocess.DEVNULL)
+    result = subprocess.run(cmd, check=False, env=dict(os.environ, SYSTEMD_SECCOMP="0"),
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        log(f"podman {' '.join(args)} failed:\n{result.stderr.strip()}")
+        raise subprocess.CalledProcessError(result.returncode, cmd, result.stdout, result.stderr)
+    return result
 
 
 def import_image(rootfs: Path, recipe: Recipe) -> None:
@@ -80,7 +98,8 @@ def import_image(rootfs: Path, recipe: Recipe) -> None:
             *([f"STOPSIGNAL {recipe.stop_signal}"] if recipe.stop_signal else []),
             f"ENTRYPOINT {json.dumps(recipe.entrypoint)}",
             f"CMD {json.dumps(recipe.cmd)}",
-            f"LABEL lgtm.stack.test-image=\"{recipe.stands_for}\"",
+            f"LABEL {WHAT_LABEL}=\"{recipe.stands_for}\"",
+            f"LABEL {KIND_LABEL}={recipe.kind}",
             f"LABEL lgtm.stack.recipe={recipe.digest()}",
             *(f"EXPOSE {port}" for port in recipe.exposes),
         ]
@@ -90,13 +109,73 @@ def import_image(rootfs: Path, recipe: Recipe) -> None:
         podman_in(rootfs, workdir, *args, f"/in/{tarball.name}", recipe.ref)
 
 
-def build_store(rootfs: Path, names: list[str] | None = None) -> Path:
-    """Import every asked-for image whose recipe changed; returns the store path."""
+def archives(available: dict[str, Recipe]) -> dict[str, Path]:
+    """The image archives LGTM_TEST_IMAGE_ARCHIVES names, by image; a stray file fails."""
+    setting = os.environ.get(ARCHIVES_ENV)
+    if not setting:
+        return {}
+    directory = Path(setting)
+    if not directory.is_dir():
+        raise SystemExit(f"{ARCHIVES_ENV}={setting}: not a directory")
+    found: dict[str, Path] = {}
+    for path in sorted(directory.iterdir()):
+        name = path.name.removesuffix(".tar")
+        if not path.is_file() or path.suffix != ".tar" or name not in available:
+            raise SystemExit(f"{path}: not an image archive this harness knows; {ARCHIVES_ENV} "
+                             f"holds only <image>.tar files, <image> one of "
+                             f"{', '.join(sorted(available))}")
+        found[name] = path
+    return found
+
+
+def unbuildable(names: list[str]) -> dict[str, str]:
+    """Why each of these images cannot be had here (an archive in place of a recipe counts)."""
     available = recipes()
-    wanted = names if names else list(available)
+    given = archives(available)
+    reasons = {}
+    for name in names:
+        if name not in available:
+            reasons[name] = f"no recipe (known: {', '.join(sorted(available))})"
+        elif name not in given and available[name].missing_inputs():
+            reasons[name] = f"missing input(s) {', '.join(available[name].missing_inputs())}"
+    return reasons
+
+
+def load_archive(rootfs: Path, recipe: Recipe, archive: Path) -> None:
+    """`podman load` the archive and give its one image the recipe's name."""
+    with tempfile.TemporaryDirectory(prefix=f"lgtm-archive-{recipe.name}-",
+                                     dir=CACHE_DIR) as tmp:
+        workdir = Path(tmp)
+        (workdir / "storage.conf").write_text('[storage]\ndriver = "overlay"\n')
+        try:
+            loaded = podman_in(rootfs, workdir, "load", "--input", "/archive/image.tar",
+                               binds=(f"{archive}:/archive/image.tar",))
+        except subprocess.CalledProcessError as error:
+            reason = (error.stderr or error.stdout or "").strip().splitlines()
+            raise SystemExit(f"test image {recipe.name}: {archive} is not an image archive "
+                             f"Podman can load (docker-archive or oci-archive): "
+                             f"{reason[-1] if reason else f'exit {error.returncode}'}") from None
+        refs = [ref.strip() for line in loaded.stdout.splitlines()
+                if line.startswith("Loaded image")
+                for ref in line.split(":", 1)[1].split(",") if ref.strip()]
+        if len(refs) != 1:
+            raise SystemExit(f"test image {recipe.name}: {archive} holds {len(refs)} images "
+                             f"({', '.join(refs) or 'none'}); an archive holds exactly one")
+        podman_in(rootfs, workdir, "tag", refs[0], recipe.ref)
+
+
+def build_store(rootfs: Path, names: list[str] | None = None) -> Path:
+    """Import every asked-for image whose recipe or archive changed; returns the store path."""
+    available = recipes()
+    wanted = names if names is not None else list(available)
     unknown = sorted(set(wanted) - set(available))
     if unknown:
         raise SystemExit(f"unknown test image(s): {', '.join(unknown)}; known: {sorted(available)}")
+    given = archives(available)
+    blocked = unbuildable(wanted)
+    if blocked:
+        raise SystemExit("; ".join(f"test image {name} cannot be built: {reason}"
+                                   for name, reason in sorted(blocked.items())))
     with cache_lock("images"):
         STORE.mkdir(parents=True, exist_ok=True)
         manifest_path = STORE / "lgtm-manifest.json"
@@ -104,16 +183,19 @@ def build_store(rootfs: Path, names: list[str] | None = None) -> Path:
         rebuilt = False
         for name in wanted:
             recipe = available[name]
-            if not all(path.exists() for path in recipe.inputs):
-                missing = [str(p) for p in recipe.inputs if not p.exists()]
-                raise SystemExit(f"test image {name}: missing input(s) {missing}")
-            digest = recipe.digest()
+            archive = given.get(name)
+            digest = f"archive:{sha256_file(archive)}" if archive else recipe.digest()
             if manifest.get(name, {}).get("digest") == digest:
                 continue
-            log(f"building test image {recipe.ref}")
-            import_image(rootfs, recipe)
+            if archive:
+                log(f"loading test image {recipe.ref} from {archive}")
+                load_archive(rootfs, recipe, archive)
+            else:
+                log(f"building test image {recipe.ref}")
+                import_image(rootfs, recipe)
             rebuilt = True
-            manifest[name] = {"digest": digest, "ref": recipe.ref}
+            manifest[name] = {"digest": digest, "ref": recipe.ref,
+                              "source": str(archive) if archive else "recipe"}
             manifest_path.write_text(json.dumps(manifest, indent=2))
         if rebuilt:
             # The image a rebuilt tag used to name is dangling now: drop it.
