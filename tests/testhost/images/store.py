@@ -70,12 +70,15 @@ def podman_in(rootfs: Path, workdir: Path, *args: str,
     """
     cmd = ["systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "--volatile=overlay",
            "-D", str(rootfs), f"--bind={STORE}:/store", f"--bind-ro={workdir}:/in",
+           *(f"--bind-ro={bind}" for bind in binds),
            "--setenv=CONTAINERS_STORAGE_CONF=/in/storage.conf",
+           # The outer machine's cgroups v1 makes Podman warn on the output it returns.
+           "--setenv=PODMAN_IGNORE_CGROUPSV1_WARNING=1",
            "podman", "--root", "/store", "--runroot", "/run/lgtm-images", *args]
     result = subprocess.run(cmd, check=False, env=dict(os.environ, SYSTEMD_SECCOMP="0"),
                             capture_output=True, text=True)
     if result.returncode != 0:
-        log(f"podman {' '.join(args)} failed:\n{result.stderr.strip()}")
+        log(f"podman {' '.join(args)} failed:\n{result.stdout.strip()}\n{result.stderr.strip()}")
         raise subprocess.CalledProcessError(result.returncode, cmd, result.stdout, result.stderr)
     return result
 
@@ -148,13 +151,16 @@ def load_archive(rootfs: Path, recipe: Recipe, archive: Path) -> None:
         workdir = Path(tmp)
         (workdir / "storage.conf").write_text('[storage]\ndriver = "overlay"\n')
         try:
-            loaded = podman_in(rootfs, workdir, "load", "--input", "/archive/image.tar",
-                               binds=(f"{archive}:/archive/image.tar",))
+            loaded = podman_in(rootfs, workdir, "load", "--input", f"/archive/{archive.name}",
+                               binds=(f"{archive.parent}:/archive",))
         except subprocess.CalledProcessError as error:
-            reason = (error.stderr or error.stdout or "").strip().splitlines()
+            # Podman's messages arrive on the guest's stdout, next to nspawn's own noise.
+            said = f"{error.stdout}\n{error.stderr}".splitlines()
+            reason = next((line for line in said if line.startswith("Error:")),
+                          f"podman load exited {error.returncode}")
             raise SystemExit(f"test image {recipe.name}: {archive} is not an image archive "
                              f"Podman can load (docker-archive or oci-archive): "
-                             f"{reason[-1] if reason else f'exit {error.returncode}'}") from None
+                             f"{reason}") from None
         refs = [ref.strip() for line in loaded.stdout.splitlines()
                 if line.startswith("Loaded image")
                 for ref in line.split(":", 1)[1].split(",") if ref.strip()]
