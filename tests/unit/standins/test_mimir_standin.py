@@ -16,6 +16,7 @@ import contextlib
 import importlib.util
 import json
 import math
+import os
 import struct
 import subprocess
 import sys
@@ -33,6 +34,7 @@ REPO = Path(__file__).resolve().parents[3]
 STANDIN = REPO / "tests/testhost/standins/mimir/mimir.py"
 UPSTREAM_EXAMPLES = REPO.parent / "shared" / "mimir-2.17" / "examples"
 
+sys.path.insert(0, str(STANDIN.parent.parent))  # lgtm_standin, as the image installs it
 spec = importlib.util.spec_from_file_location("mimir_standin", STANDIN)
 assert spec is not None and spec.loader is not None
 mimir = importlib.util.module_from_spec(spec)
@@ -166,8 +168,10 @@ def test_common_storage_is_inherited_and_overlapping_paths_are_refused() -> None
 
 
 def run_standin(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    # The image has lgtm_standin in dist-packages; here it comes from standins/.
+    env = {**os.environ, "PYTHONPATH": str(STANDIN.parent.parent)}
     return subprocess.run([sys.executable, str(STANDIN), *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=30, check=False)
+                          cwd=cwd, timeout=30, check=False, env=env)
 
 
 def test_exit_codes_and_messages_are_upstreams(tmp_path: Path) -> None:
