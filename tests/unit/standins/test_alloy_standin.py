@@ -1,14 +1,17 @@
 """The Alloy contract stand-in (tests/testhost/standins/alloy/alloy.py), in process and as
 a program: the syntax parser, validation against the schema generated from upstream's
-component reference, relabeling, the wire formats it sends, and `alloy run` forwarding
-what it receives to HTTP endpoints that record it. The end-to-end checks with real Loki,
-Tempo and clients are in molecule/alloy."""
+component reference (with our own sample of each component the role uses, taken from the
+role's template; upstream's example configs only where a fetched copy is present),
+relabeling, the wire formats it sends, and `alloy run` forwarding what it receives to HTTP
+endpoints that record it. The end-to-end checks with real Loki, Tempo and clients are in
+molecule/alloy."""
 
 from __future__ import annotations
 
 import contextlib
 import importlib.util
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -507,19 +510,71 @@ loki.source.journal "j" {
     assert (entry.line, entry.ts_ns) == ("hello", 1_700_000_000_000_001_000)
 
 
-# --- upstream's own examples (examples.json, from the components' `## Example` sections) ---
+# --- our own sample of each component the role uses, from the role's template ---
 
-EXAMPLES = json.loads((STANDIN.parent / "examples.json").read_text())
-ROLE_COMPONENTS = [
-    "loki.source.journal", "loki.relabel", "loki.write", "otelcol.receiver.otlp",
-    "otelcol.processor.memory_limiter", "otelcol.processor.batch", "otelcol.exporter.otlp",
-    "otelcol.exporter.otlphttp", "otelcol.exporter.prometheus", "prometheus.remote_write",
-    "faro.receiver", "prometheus.exporter.unix", "prometheus.exporter.self", "prometheus.scrape",
-]
+# Every labelled component block of the template (`loki.write "default" {`).
+ROLE_COMPONENTS = sorted(set(re.findall(r'^([a-z_]+(?:\.[a-z_]+)+) "',
+                                        (ROLE / "templates/config.alloy.j2").read_text(),
+                                        re.MULTILINE)))
+
+
+def role_samples() -> dict[str, list[Any]]:
+    """The role's template rendered with every option on (TLS towards each backend, a
+    journal allowlist with an app label, CORS origins), component blocks by name."""
+    tls = {"ca": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+           "server_name": "backend.test"}
+    text = render_role_config(
+        alloy_loki_tls=tls, alloy_tempo_tls=tls, alloy_remote_write_tls=tls,
+        alloy_journal_units=["web@1-a.service", "podman-app.service"],
+        alloy_journal_app_labels={"podman-app.service": "app"},
+        alloy_faro_cors_allowed_origins=["https://pwa.example.test"])
+    samples: dict[str, list[Any]] = {}
+    for item in alloy.parse(text):
+        if isinstance(item, alloy.Block) and item.label is not None:
+            samples.setdefault(item.name, []).append(item)
+    return samples
+
+
+def test_role_components_are_found_in_the_template():
+    assert {"loki.write", "otelcol.receiver.otlp", "faro.receiver",
+            "prometheus.scrape"} <= set(ROLE_COMPONENTS)
+    assert "logging" not in ROLE_COMPONENTS, "a config block, not a component"
+
+
+def test_own_samples_cover_every_component_the_role_uses():
+    assert sorted(role_samples()) == ROLE_COMPONENTS
+
+
+@pytest.mark.parametrize("component", ROLE_COMPONENTS)
+def test_own_sample_of_each_component_validates_on_its_own(component):
+    """One component at a time, so an error names the component; references to the
+    others are out of scope here (the whole config is checked above)."""
+    for block in role_samples()[component]:
+        errors = [error.message for error in
+                  alloy.validate([block], SCHEMA, "generally-available", False)
+                  if "does not exist" not in error.message]
+        assert errors == [], (component, errors)
+
+
+# --- upstream's own examples, only where a fetched copy is present ---
+
+# Upstream's example configs are upstream's text, so they are never committed here:
+# `gen_schema.py examples` copies them from a grafana/alloy mirror into the shared data
+# directory beside the project.
+UPSTREAM_EXAMPLES = REPO.parent / "shared" / "alloy-1.18" / "examples.json"
+needs_upstream_examples = pytest.mark.skipif(
+    not UPSTREAM_EXAMPLES.is_file(),
+    reason=f"upstream examples not present in {UPSTREAM_EXAMPLES}; fetch them with "
+           "`python tests/testhost/standins/alloy/gen_schema.py examples "
+           "--git-dir <grafana/alloy git mirror> --ref v1.18.1`")
 # Upstream examples that upstream's own Alloy rejects too: prometheus.scrape's kubelet
 # example leaves out the required `targets` and `forward_to`.
 UPSTREAM_DOC_ERRORS = {("prometheus.scrape", "missing required attribute 'forward_to'"),
                        ("prometheus.scrape", "missing required attribute 'targets'")}
+
+
+def upstream_examples() -> dict[str, Any]:
+    return json.loads(UPSTREAM_EXAMPLES.read_text())
 
 
 def example_errors(text: str) -> list[str]:
@@ -533,25 +588,28 @@ def example_errors(text: str) -> list[str]:
             if "does not exist or is out of scope" not in error.message]
 
 
+@needs_upstream_examples
 def test_most_components_the_role_uses_have_upstream_examples():
-    assert EXAMPLES["source"]["ref"] == SCHEMA["source"]["ref"]
-    without = [name for name in ROLE_COMPONENTS if name not in EXAMPLES["examples"]]
+    examples = upstream_examples()
+    assert examples["source"]["ref"] == SCHEMA["source"]["ref"]
+    without = [name for name in ROLE_COMPONENTS if name not in examples["examples"]]
     assert without == ["otelcol.processor.memory_limiter"], "its page has no example section"
 
 
+@needs_upstream_examples
 @pytest.mark.parametrize("component", [name for name in ROLE_COMPONENTS
-                                       if name in EXAMPLES["examples"]])
+                                       if name != "otelcol.processor.memory_limiter"])
 def test_upstream_examples_of_the_components_the_role_uses_validate(component):
-    examples = EXAMPLES["examples"][component]
-    for text in examples:
+    for text in upstream_examples()["examples"][component]:
         errors = [error for error in example_errors(text)
                   if not any(component == known and reason in error
                              for known, reason in UPSTREAM_DOC_ERRORS)]
         assert errors == [], text
 
 
+@needs_upstream_examples
 def test_most_upstream_examples_validate():
-    results = [not example_errors(text) for texts in EXAMPLES["examples"].values()
+    results = [not example_errors(text) for texts in upstream_examples()["examples"].values()
                for text in texts]
     # 286 of 324 at v1.18.1. The rest: upstream doc slips that the real Alloy rejects too
     # (required arguments left out, components that do not exist such as

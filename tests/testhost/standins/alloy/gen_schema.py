@@ -9,17 +9,22 @@ with a section per block holding its own arguments table (often included from
 and an `## Exported fields` table. The stand-in (alloy.py) validates `config.alloy`
 against the schema made from these tables, so a component, argument or block that the
 pinned version does not document is rejected, and a required one that is missing is too.
+Both steps read the documentation straight out of a git mirror of grafana/alloy at the tag:
 
-    gen_schema.py --git-dir /work/.mirror/grafana+alloy/repo --ref v1.18.1 [--out schema.json]
+    gen_schema.py schema --git-dir /work/.mirror/grafana+alloy/repo --ref v1.18.1
+        Writes schema.json next to this script (committed): facts only, the names,
+        types and required flags of each component's arguments and blocks, its
+        exports and stage, and the stdlib's function names (docs/sources/reference/stdlib).
+        Components whose documentation has no parseable table keep `"loose_*": true` for
+        the part that could not be read (the stand-in then accepts anything there rather
+        than invent rules).
 
-reads the documentation straight out of a git mirror of grafana/alloy (Apache-2.0) at the
-tag and writes schema.json next to this script, with the stdlib's function names
-(docs/sources/reference/stdlib), and examples.json: upstream's own example configs from
-the components' `## Example` sections, which the stand-in's tests validate. Components
-whose documentation has no parseable table keep `"loose_*": true` for the part that could
-not be read (the stand-in then accepts anything there rather than invent rules).
+    gen_schema.py examples --git-dir /work/.mirror/grafana+alloy/repo --ref v1.18.1
+        Copies upstream's own example configs (the components' `## Example` sections)
+        to /work/shared/alloy-1.18/examples.json, the shared data directory beside the
+        project, for the stand-in's tests to validate when present. They are upstream's
+        text, so they never enter this repository: the command refuses an --out inside it.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -31,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[3]
+DEFAULT_EXAMPLES = REPO.parent / "shared" / "alloy-1.18" / "examples.json"
 COMPONENTS = "docs/sources/reference/components"
 CONFIG_BLOCKS = "docs/sources/reference/config-blocks"
 STDLIB = "docs/sources/reference/stdlib"
@@ -346,7 +353,8 @@ def generate(docs: Docs) -> dict[str, Any]:
 
 def examples(docs: Docs) -> dict[str, Any]:
     """Every complete example (an `alloy` code block, `<PLACEHOLDERS>` only in strings) in the
-    `## Example` sections of the component reference, for the stand-in's tests."""
+    `## Example` sections of the component reference, for the stand-in's tests (written
+    outside the repository, see the module's docstring)."""
     found: dict[str, list[str]] = {}
     for path in docs.ls(COMPONENTS):
         _front, body = strip_front_matter(docs.show(path))
@@ -373,17 +381,29 @@ def examples(docs: Docs) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--git-dir", type=Path, default=Path("/work/.mirror/grafana+alloy/repo"))
-    parser.add_argument("--ref", default="v1.18.1")
-    parser.add_argument("--out", type=Path, default=HERE / "schema.json")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, default_out in (("schema", HERE / "schema.json"), ("examples", DEFAULT_EXAMPLES)):
+        command = commands.add_parser(name)
+        command.add_argument("--git-dir", type=Path,
+                             default=Path("/work/.mirror/grafana+alloy/repo"))
+        command.add_argument("--ref", default="v1.18.1")
+        command.add_argument("--out", type=Path, default=default_out)
     options = parser.parse_args(argv)
-    schema = generate(Docs(options.git_dir, options.ref))
-    options.out.write_text(json.dumps(schema, indent=1, sort_keys=False) + "\n")
     docs = Docs(options.git_dir, options.ref)
-    (options.out.parent / "examples.json").write_text(
-        json.dumps(examples(docs), indent=1) + "\n")
-    print(f"{len(schema['components'])} components, {len(schema['config_blocks'])} config blocks "
-          f"from {options.ref} -> {options.out}", file=sys.stderr)
+    if options.command == "schema":
+        schema = generate(docs)
+        options.out.write_text(json.dumps(schema, indent=1, sort_keys=False) + "\n")
+        print(f"{len(schema['components'])} components, {len(schema['config_blocks'])} config "
+              f"blocks from {options.ref} -> {options.out}", file=sys.stderr)
+        return 0
+    out = options.out.resolve()
+    if out.is_relative_to(REPO):
+        parser.error(f"{out} is inside the repository; upstream's examples stay outside it")
+    found = examples(docs)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(found, indent=1) + "\n")
+    print(f"{sum(map(len, found['examples'].values()))} examples from {options.ref} -> {out}",
+          file=sys.stderr)
     return 0
 
 
