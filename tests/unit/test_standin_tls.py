@@ -281,7 +281,7 @@ def test_grafana_proxy_uses_the_datasource_tls(https_mimir: str, pki: Pki, tmp_p
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     home = tmp_path / "home"
     (home / "conf").mkdir(parents=True)
-    (home / "conf/defaults.ini").write_text((STANDINS / "grafana/defaults.ini").read_text())
+    (home / "conf/defaults.json").write_text((STANDINS / "grafana/defaults.json").read_text())
     provisioning = tmp_path / "provisioning"
     (provisioning / "datasources").mkdir(parents=True)
     datasources = [

@@ -30,7 +30,9 @@ def populate(root: Path, recipe: Recipe) -> None:
         # Upstream keeps both legacy names as wrappers of `grafana <sub>`.
         (root / HOME / "bin" / alias).write_text(f'#!/bin/sh\nexec grafana {sub} "$@"\n')
         (root / HOME / "bin" / alias).chmod(0o755)
-    install_file(defaults, root / HOME / "conf/defaults.ini", 0o644)
+    # The stand-in's built-in defaults (facts of upstream's conf/defaults.ini, in our
+    # own JSON form): a wrong --homepath fails as upstream does, on a missing file.
+    install_file(defaults, root / HOME / "conf/defaults.json", 0o644)
     install_file(run_sh, root / "run.sh", 0o755)
     with open(root / "etc/passwd", "a") as passwd:
         passwd.write(f"grafana:x:{UID}:0:grafana:/{HOME}:/sbin/nologin\n")
@@ -64,6 +66,6 @@ def recipes() -> list[Recipe]:
             "GF_PATHS_PLUGINS": "/var/lib/grafana/plugins",
             "GF_PATHS_PROVISIONING": "/etc/grafana/provisioning",
         },
-        inputs=[STANDINS / "grafana/grafana.py", STANDINS / "grafana/defaults.ini",
+        inputs=[STANDINS / "grafana/grafana.py", STANDINS / "grafana/defaults.json",
                 STANDINS / "grafana/run.sh"],
         populate=populate, exposes=[3000])]

@@ -97,7 +97,7 @@ class Grafana:
         self.tmp = tmp
         self.home = tmp / "home"
         (self.home / "conf").mkdir(parents=True)
-        (self.home / "conf/defaults.ini").write_text((STANDIN_DIR / "defaults.ini").read_text())
+        (self.home / "conf/defaults.json").write_text((STANDIN_DIR / "defaults.json").read_text())
         self.provisioning = tmp / "provisioning"
         for sub in ("datasources", "dashboards"):
             (self.provisioning / sub).mkdir(parents=True)
@@ -221,7 +221,7 @@ def test_metrics_are_served_without_auth_unless_basic_auth_is_set(grafana: Grafa
 
 
 def test_missing_defaults_fail_like_upstream(grafana: Grafana) -> None:
-    (grafana.home / "conf/defaults.ini").unlink()
+    (grafana.home / "conf/defaults.json").unlink()
     assert grafana.start() == 1
     assert "Could not find config defaults" in grafana.output
 

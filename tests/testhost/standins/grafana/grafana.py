@@ -23,7 +23,9 @@ Upstream sources this follows (read, not copied):
   https://github.com/grafana/grafana/blob/main/packaging/docker/run.sh
 - Configuration: https://grafana.com/docs/grafana/latest/setup-grafana/configure-grafana/
   (GF_<SECTION>_<KEY> overrides, dots and dashes as underscores; `$__env{}` and
-  `$__file{}` expansion; admin_password "only used on first start").
+  `$__file{}` expansion; admin_password "only used on first start"). The default values
+  of the settings read here (from conf/defaults.ini at v13.2.2) are kept as data in
+  defaults.json, installed as <homepath>/conf/defaults.json.
 - CLI: https://grafana.com/docs/grafana/latest/cli/ (`grafana cli [global options] admin
   reset-admin-password [--password-from-stdin] [--user-id N] <password>`; global
   --homepath/--config; without --config it reads <homepath>/conf/defaults.ini and
@@ -102,6 +104,8 @@ from typing import Any
 import yaml
 
 VERSION = "13.2.2"
+# Built-in defaults, relative to the homepath (tests/testhost/standins/grafana/defaults.json).
+DEFAULTS = "conf/defaults.json"
 COMMIT = "lgtm-standin"
 ROLES = ("Viewer", "Editor", "Admin")
 
@@ -141,13 +145,15 @@ def expand_value(value: str) -> str:
 class Settings:
     def __init__(self, home: Path, config: Path | None, overrides: dict[str, str],
                  cli: bool = False) -> None:
-        defaults = home / "conf/defaults.ini"
+        # Real Grafana needs <homepath>/conf/defaults.ini; the stand-in keeps the same
+        # facts in its own form next to it, and fails the same way when it is missing.
+        defaults = home / DEFAULTS
         if not defaults.is_file():
             raise StartupError("Could not find config defaults, make sure homepath command line "
                                "parameter is set or working directory is homepath")
         self.home = home
-        self.values: dict[str, dict[str, str]] = {}
-        self._read(defaults, must_exist=True)
+        self.values = {section: dict(keys) for section, keys
+                       in json.loads(defaults.read_text())["settings"].items()}
         if config is not None:
             self._read(config, must_exist=not cli)
         elif cli:
@@ -188,13 +194,11 @@ class Settings:
         except configparser.Error as error:
             raise StartupError(f"failed to parse {path}: {error}") from None
         file_keys = getattr(self, "_file_keys", set())
-        is_defaults = path.name == "defaults.ini"
         for section in parser.sections():
             name = "" if section == "DEFAULT_TOP" else section
             for key, value in parser.items(section):
                 self.values.setdefault(name, {})[key] = value.strip().strip('"')
-                if not is_defaults:
-                    file_keys.add((name, key))
+                file_keys.add((name, key))
         self._file_keys = file_keys
 
     def get(self, section: str, key: str, default: str = "") -> str:
