@@ -1,66 +1,91 @@
 #!/bin/sh
-# Test image entrypoint honouring the official postgres image's contract
-# (docker-library/postgres docker-entrypoint.sh, read for its behaviour, not copied):
-# - runs as root, drops to the postgres user (uid 999) for the server;
-# - on an empty PGDATA: initdb with POSTGRES_USER (default postgres), a password
-#   from POSTGRES_PASSWORD or POSTGRES_PASSWORD_FILE (required unless
-#   POSTGRES_HOST_AUTH_METHOD=trust), creates POSTGRES_DB (default: the user),
-#   runs /docker-entrypoint-initdb.d/*.sql and *.sh, listens on all addresses
-#   and accepts password logins from the network;
-# - a non-empty PGDATA is used as it is: the password variables change nothing.
+# Entrypoint of localhost/lgtm-test/postgres, standing in for the one of
+# docker.io/library/postgres. Written here from what that image does, as seen from
+# outside; the roles and tests depend on these facts:
+#   root at start, the server as postgres (uid 999); PGDATA mode 0700;
+#   only an empty PGDATA is initialised, a used one is started as it is;
+#   superuser POSTGRES_USER (default postgres), password POSTGRES_PASSWORD, database
+#   POSTGRES_DB (default: the user's name); each may come from NAME_FILE instead,
+#   never both; no password and no POSTGRES_HOST_AUTH_METHOD=trust: exit 1;
+#   /docker-entrypoint-initdb.d/*.sql and *.sh run once, on the first start;
+#   the server listens on every address; the socket and loopback connections are
+#   trusted (initdb's default rules, which the official image keeps), every other
+#   address needs POSTGRES_HOST_AUTH_METHOD (default scram-sha-256).
 set -eu
 
-file_env() {
-  name=$1
-  eval "value=\${$name:-}"
-  eval "file=\${${name}_FILE:-}"
-  if [ -n "$value" ] && [ -n "$file" ]; then
-    echo "error: both $name and ${name}_FILE are set" >&2; exit 1
-  fi
-  if [ -n "$file" ]; then value=$(cat "$file"); fi
-  export "$name=$value"
+fail() {
+  echo "postgres-entrypoint: $*" >&2
+  exit 1
 }
 
-if [ "${1:-}" = "postgres" ] || [ "${1#-}" != "${1:-}" ]; then
-  [ "${1:-}" = "postgres" ] || set -- postgres "$@"
-  if [ "$(id -u)" = 0 ]; then
-    mkdir -p "$PGDATA" /var/run/postgresql
-    chmod 00700 "$PGDATA"
-    chown -R postgres:postgres "$PGDATA" /var/run/postgresql
-    exec setpriv --reuid=postgres --regid=postgres --init-groups "$0" "$@"
+# Sets $1 from $1 or from the file that ${1}_FILE names.
+resolve() {
+  direct=$(printenv "$1" || true)
+  from_file=$(printenv "${1}_FILE" || true)
+  if [ -n "$from_file" ]; then
+    [ -z "$direct" ] || fail "$1 and ${1}_FILE are both set; give only one"
+    direct=$(cat "$from_file") || fail "cannot read ${1}_FILE ($from_file)"
   fi
-  if [ ! -s "$PGDATA/PG_VERSION" ]; then
-    file_env POSTGRES_PASSWORD
-    file_env POSTGRES_USER
-    file_env POSTGRES_DB
-    user=${POSTGRES_USER:-postgres}
-    db=${POSTGRES_DB:-$user}
-    method=${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}
-    if [ -z "$POSTGRES_PASSWORD" ] && [ "$method" != trust ]; then
-      echo "error: database is uninitialized and superuser password is not specified." >&2
-      echo "       Set POSTGRES_PASSWORD (or POSTGRES_PASSWORD_FILE)." >&2
-      exit 1
-    fi
-    pwfile=$(mktemp)
-    printf '%s\n' "$POSTGRES_PASSWORD" > "$pwfile"
-    initdb --username="$user" --pwfile="$pwfile" --auth-local=trust \
-      --auth-host="$method" -D "$PGDATA" >/dev/null
-    rm -f "$pwfile"
-    printf "host all all all %s\n" "$method" >> "$PGDATA/pg_hba.conf"
-    printf "listen_addresses = '*'\n" >> "$PGDATA/postgresql.conf"
-    pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null
-    if [ "$db" != postgres ]; then
-      psql -v ON_ERROR_STOP=1 --username "$user" --dbname postgres \
-        -c "CREATE DATABASE \"$db\"" >/dev/null
-    fi
-    for script in /docker-entrypoint-initdb.d/*; do
-      case "$script" in
-        *.sql) psql -v ON_ERROR_STOP=1 --username "$user" --dbname "$db" -f "$script" ;;
-        *.sh) . "$script" ;;
-      esac
-    done
-    pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
-    echo "PostgreSQL init process complete; ready for start up."
-  fi
+  export "$1=$direct"
+  unset "${1}_FILE"
+}
+
+# Any first argument that is an option means "postgres with these options".
+case "${1:-}" in
+  -*) set -- postgres "$@" ;;
+esac
+
+if [ "${1:-}" != postgres ]; then
+  exec "$@"
 fi
+
+if [ "$(id -u)" = 0 ]; then
+  mkdir -p "$PGDATA" /var/run/postgresql
+  chown -R postgres:postgres "$PGDATA" /var/run/postgresql
+  chmod 0700 "$PGDATA"
+  exec setpriv --reuid=postgres --regid=postgres --init-groups "$0" "$@"
+fi
+
+if [ -s "$PGDATA/PG_VERSION" ]; then
+  # A cluster is there already: the variables above no longer matter.
+  exec "$@"
+fi
+
+resolve POSTGRES_PASSWORD
+resolve POSTGRES_USER
+resolve POSTGRES_DB
+superuser=${POSTGRES_USER:-postgres}
+database=${POSTGRES_DB:-$superuser}
+remote_auth=${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}
+if [ -z "$POSTGRES_PASSWORD" ] && [ "$remote_auth" != trust ]; then
+  fail "PGDATA ($PGDATA) is empty and no superuser password was given:" \
+    "set POSTGRES_PASSWORD or POSTGRES_PASSWORD_FILE (or POSTGRES_HOST_AUTH_METHOD=trust)"
+fi
+
+secret=$(mktemp)
+trap 'rm -f "$secret"' EXIT
+printf '%s\n' "$POSTGRES_PASSWORD" >"$secret"
+initdb -D "$PGDATA" --username="$superuser" --pwfile="$secret" >/dev/null
+rm -f "$secret"
+printf '\nhost all all all %s\n' "$remote_auth" >>"$PGDATA/pg_hba.conf"
+printf "\nlisten_addresses = '*'\n" >>"$PGDATA/postgresql.conf"
+
+# First-start work happens on a server nobody else can reach (socket only).
+pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null
+sql() {
+  psql --no-psqlrc --set=ON_ERROR_STOP=1 --username="$superuser" "$@"
+}
+if [ "$database" != postgres ]; then
+  printf 'CREATE DATABASE "%s";\n' "$database" | sql --dbname=postgres --quiet
+fi
+for script in /docker-entrypoint-initdb.d/*; do
+  case "$script" in
+    *.sql) echo "running $script"; sql --dbname="$database" --file="$script" ;;
+    *.sh) echo "running $script"; . "$script" ;;
+    *) [ ! -e "$script" ] || echo "ignoring $script" ;;
+  esac
+done
+pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
+echo "postgres-entrypoint: new cluster in $PGDATA ready, starting the server"
+
 exec "$@"
