@@ -116,6 +116,27 @@ def model_parse_duration(text: str) -> int:
     return total_ms * 10**6
 
 
+BYTE_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9,
+              "gb": 10**9, "t": 10**12, "tb": 10**12, "p": 10**15, "pb": 10**15,
+              "e": 10**18, "eb": 10**18, "ki": 2**10, "kib": 2**10, "mi": 2**20,
+              "mib": 2**20, "gi": 2**30, "gib": 2**30, "ti": 2**40, "tib": 2**40,
+              "pi": 2**50, "pib": 2**50, "ei": 2**60, "eib": 2**60}
+
+
+def parse_bytes(text: str) -> int:
+    """go-humanize ParseBytes (flagext.ByteSize): `64MB`, `1.5GiB`, `4096`, `10 kb`."""
+    match = re.fullmatch(r"\s*([0-9.,]*)\s*([A-Za-z]*)\s*", text)
+    number = match.group(1).replace(",", "") if match else ""
+    unit = match.group(2).lower() if match else ""
+    try:
+        value = float(number)
+    except ValueError:
+        raise ValueError(f'strconv.ParseFloat: parsing "{number}": invalid syntax') from None
+    if unit not in BYTE_UNITS:
+        raise ValueError(f"unhandled size name: {unit}")
+    return int(value * BYTE_UNITS[unit])
+
+
 def _fraction(value: int, unit: int) -> str:
     whole, frac = divmod(value, unit)
     if not frac:
@@ -250,7 +271,7 @@ GO_TYPE_NAMES = {
     "bool": "bool", "duration": "time.Duration", "model_duration": "model.Duration",
     "strings": "[]string", "durations": "[]time.Duration", "map_string": "map[string]string",
     "map_int": "map[string]int", "map_float": "map[string]float64",
-    "relabel_configs": "[]*relabel.Config",
+    "relabel_configs": "[]*relabel.Config", "bytes": "flagext.ByteSize",
 }
 RELABEL_FIELDS = {"source_labels": "strings", "separator": "string", "regex": "string",
                   "modulus": "int", "target_label": "string", "replacement": "string",
@@ -427,6 +448,10 @@ class ConfigDecoder:
         return self.decode_value(node, field_type, path)
 
     def decode_value(self, node: yaml.Node, field_type: str, path: str) -> tuple[bool, Any]:
+        if field_type == "any":
+            # A value whose structure the schema does not give (interface{}, foreign
+            # config types): taken as plain YAML data.
+            return True, yaml.safe_load(yaml.serialize(node))
         go_type = self.type_names[field_type]
         if field_type in ("strings", "durations"):
             if not isinstance(node, yaml.SequenceNode):
@@ -456,11 +481,19 @@ class ConfigDecoder:
         if field_type == "relabel_configs":
             return self.decode_relabel_configs(node)
         if not isinstance(node, yaml.ScalarNode):
-            self.terror(node, "string" if field_type == "model_duration" else go_type)
+            # Types with their own UnmarshalYAML decode through a string first.
+            self.terror(node, "string" if field_type in ("model_duration", "bytes") else go_type)
             return False, None
         tag, resolved = resolve_scalar(node)
         if field_type in ("string", "url"):
             return True, node.value
+        if field_type == "bytes":
+            # flagext.ByteSize: any scalar as text, then humanize.ParseBytes; its error
+            # aborts the decode like model.Duration's.
+            try:
+                return True, parse_bytes(node.value)
+            except ValueError as error:
+                raise FatalYAMLError(str(error)) from None
         if field_type == "model_duration":
             # model.Duration's own UnmarshalYAML: any scalar as text, then ParseDuration;
             # its error aborts the whole decode (no line number), as upstream's does.
@@ -609,6 +642,8 @@ def parse_flag_value(kind: str, value: str) -> Any:
         return model_parse_duration(value)
     if kind == "durations":
         return [go_parse_duration(item) for item in value.split(",")]
+    if kind == "bytes":
+        return parse_bytes(value)
     return value
 
 
@@ -1008,6 +1043,21 @@ def logfmt_value(value: Any) -> str:
     return json.dumps(text) if re.search(r'[\s"=]', text) else text
 
 
+def format_log(level: str, msg: str, fields: dict[str, Any], level_first: bool = False,
+               log_format: str = "logfmt") -> str:
+    """One go-kit log line: logfmt (or JSON) with ts, caller, level and msg."""
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    head = [("level", level), ("ts", now)] if level_first else [("ts", now), ("level", level)]
+    head.insert(2 if level_first else 1, ("caller", "standin"))
+    pairs = [*head, ("msg", msg), *((key, str(value)) for key, value in fields.items())]
+    if log_format == "json":
+        return json.dumps(dict(pairs))
+    parts = [f"{key}={value}" for key, value in head]
+    parts.append(f"msg={json.dumps(msg)}")
+    parts.extend(f"{key}={logfmt_value(value)}" for key, value in fields.items())
+    return " ".join(parts)
+
+
 class StandinApp:
     """What a running stand-in shares: go-kit logfmt logging on stderr, listeners that
     fail as Go's net.Listen does, plain TCP listeners for protocols not spoken here, and
@@ -1020,15 +1070,18 @@ class StandinApp:
         self.stopping = threading.Event()
         self.log_lock = threading.Lock()
 
+    # go-kit's field order differs by program: Mimir writes ts first, Loki level first.
+    level_first = False
+    # server.log_format: "logfmt" or "json".
+    log_format = "logfmt"
+
     def log(self, level: str, msg: str, **fields: Any) -> None:
         if LOG_LEVELS.index(level) < LOG_LEVELS.index(
                 self.level if self.level in LOG_LEVELS else "info"):
             return
-        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        parts = [f"ts={now}", "caller=standin", f"level={level}", f"msg={json.dumps(msg)}"]
-        parts.extend(f"{key}={logfmt_value(value)}" for key, value in fields.items())
+        line = format_log(level, msg, fields, self.level_first, self.log_format)
         with self.log_lock:
-            print(" ".join(parts), file=sys.stderr, flush=True)
+            print(line, file=sys.stderr, flush=True)
 
     def listen(self, address: str, port: int) -> socket.socket:
         """Like Go's net.Listen("tcp", addr): an empty address is every interface, v4 and v6."""
