@@ -123,6 +123,24 @@ def test_flags_carry_their_block_prefix() -> None:
     assert entry("ingester.lifecycler.ring.kvstore.consul.host")["f"] == "consul.hostname"
 
 
+def test_flags_are_unique_and_tls_flags_follow_their_instance() -> None:
+    # The reference prints one instance's flag for inlined TLS options of shared blocks;
+    # each instance must get its own (Go's flag package refuses a flag defined twice).
+    paths: dict[str, str] = {}
+    for path, node in walk(SCHEMA["root"]):
+        if "f" in node:
+            assert node["f"] not in paths, (node["f"], paths.get(node["f"]), path)
+            paths[node["f"]] = path
+    assert entry("common.ring.kvstore.etcd.tls_cert_path")["f"] == (
+        "common.storage.ring.etcd.tls-cert-path")
+    assert entry("ingester.lifecycler.ring.kvstore.etcd.tls_cert_path")["f"] == (
+        "etcd.tls-cert-path")
+    assert entry("ingester_client.grpc_client_config.tls_cert_path")["f"] == (
+        "ingester.client.tls-cert-path")
+    # Map entries (named stores) have no flags of their own.
+    assert "f" not in entry("storage_config.named_stores.aws")["e"]["fields"]["s3"]
+
+
 def test_duration_kinds_come_from_the_go_types() -> None:
     for name in ("retention_period", "reject_old_samples_max_age", "max_query_lookback",
                  "max_query_length", "creation_grace_period"):

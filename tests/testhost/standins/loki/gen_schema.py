@@ -168,9 +168,11 @@ class PageField:
     children: list[PageField] = field(default_factory=list)
 
 
-def parse_page(text: str) -> dict[str, list[PageField]]:
-    """Sections of the reference page: `### name` -> its top-level entries (root: "")."""
+def parse_page(text: str) -> tuple[dict[str, list[PageField]], dict[str, tuple[str, ...]]]:
+    """Sections of the reference page: `### name` -> its top-level entries (root: ""),
+    and the CLI flag prefixes each section lists as the ones that reference it."""
     sections: dict[str, list[PageField]] = {}
+    listed: dict[str, tuple[str, ...]] = {}
     lines = text.splitlines()
     name: str | None = None
     index = 0
@@ -182,6 +184,8 @@ def parse_page(text: str) -> dict[str, list[PageField]]:
         elif line.startswith("### "):
             title = line[4:].strip()
             name = "" if title == ROOT_SECTION else title
+        elif name and name not in sections and (bullet := re.fullmatch(r"- `([^`]+)`", line)):
+            listed[name] = (*listed.get(name, ()), bullet.group(1))
         elif line.startswith("```") and name is not None:
             end = index + 1
             while end < len(lines) and not lines[end].startswith("```"):
@@ -193,7 +197,7 @@ def parse_page(text: str) -> dict[str, list[PageField]]:
                 sections.setdefault(name, []).extend(parse_fence(body, name))
             index = end
         index += 1
-    return sections
+    return sections, listed
 
 
 FIELD_LINE = re.compile(r"\[([A-Za-z0-9_]*): <(.*?)>(?: \| default = (.*)|: default =? ?(.*))?\]$")
@@ -255,9 +259,16 @@ def page_entry(line: str, comments: list[str], section: str) -> PageField:
 
 # --- building the schema -------------------------------------------------------------
 
+# The flag prefix of a block instance, and the prefixes its section says reference it.
+Flags = tuple[str, tuple[str, ...]]
+
+
 class Builder:
-    def __init__(self, sections: dict[str, list[PageField]], facts: dict[str, Any]) -> None:
+    def __init__(self, sections: dict[str, list[PageField]], listed: dict[str, tuple[str, ...]],
+                 facts: dict[str, Any]) -> None:
         self.sections = sections
+        self.listed = listed
+        self.instances: dict[str, set[str]] = {}  # section -> flag prefixes it was given
         self.blocks: dict[str, Any] = facts.get("blocks", {})
         self.notes: dict[str, list[str]] = {}
 
@@ -266,7 +277,7 @@ class Builder:
 
     # --- blocks from the page, checked against and completed from the Go facts ---
 
-    def block(self, entries: list[PageField], path: str, prefix: str) -> dict[str, Any]:
+    def block(self, entries: list[PageField], path: str, prefix: Flags) -> dict[str, Any]:
         fields: dict[str, Any] = {}
         self.fill(fields, entries, path, prefix)
         result: dict[str, Any] = {"k": "block", "fields": fields}
@@ -299,12 +310,15 @@ class Builder:
         return result
 
     def fill(self, fields: dict[str, Any], entries: list[PageField], path: str,
-             prefix: str) -> None:
+             prefix: Flags) -> None:
         for entry in entries:
             if entry.kind == "embed":
                 # `[<block>]`: an inlined struct; its fields sit in this block.
-                self.fill(fields, self.sections[entry.type], path,
-                          entry.prefix if entry.prefix is not None else prefix)
+                listed = self.listed.get(entry.type) or prefix[1]
+                instance = (prefix[0] if entry.prefix is None
+                            else self.localize(entry.prefix, prefix))
+                self.instances.setdefault(entry.type, set()).add(instance)
+                self.fill(fields, self.sections[entry.type], path, (instance, listed))
                 continue
             child = f"{path}.{entry.name}" if path else entry.name
             if entry.kind == "block":
@@ -312,7 +326,7 @@ class Builder:
             else:
                 fields[entry.name] = self.field(entry, child, prefix)
 
-    def inline_block(self, entry: PageField, path: str, prefix: str) -> dict[str, Any]:
+    def inline_block(self, entry: PageField, path: str, prefix: Flags) -> dict[str, Any]:
         go_info = self.go_field(path)
         if any(item.kind == "field" and item.name == "" for item in entry.children):
             # `[: <map of string to Header>]`: the block is itself a map (an inline map in
@@ -339,13 +353,11 @@ class Builder:
             return name[:-1]
         return None
 
-    def field(self, entry: PageField, path: str, prefix: str) -> dict[str, Any]:
+    def field(self, entry: PageField, path: str, prefix: Flags) -> dict[str, Any]:
         page_type = entry.type
-        # A reference without the prefix comment registers its flags without a prefix
-        # (storage_config.aws -> -s3.url, the ingester ring's consul -> -consul.hostname).
-        ref_prefix = entry.prefix or ""
         if (section := self.referenced(page_type)) is not None:
-            result = self.block(self.sections[section], path, ref_prefix)
+            result = self.block(self.sections[section], path,
+                                self.ref_flags(entry, section, prefix))
             if entry.category:
                 result["c"] = entry.category
             return result
@@ -353,7 +365,7 @@ class Builder:
             match = re.fullmatch(pattern, page_type)
             if match and (section := self.referenced(match.group(1))) is not None:
                 element = self.block(self.sections[section], self.element_path(path, container),
-                                     ref_prefix)
+                                     self.ref_flags(entry, section, prefix))
                 # Map and list entries have no CLI flags of their own.
                 return {"k": container, "e": strip_flags(element)}
         go_info = self.go_field(path)
@@ -379,7 +391,7 @@ class Builder:
             short, default = default
         item: dict[str, Any] = {"k": "field", "t": short, "d": default}
         if entry.flag:
-            item["f"] = self.flag(entry.flag, prefix, path)
+            item["f"] = self.localize(entry.flag, prefix)
         if entry.category:
             item["c"] = entry.category
         return item
@@ -424,11 +436,31 @@ class Builder:
             block["type"] = facts["type"]
         return {"k": container, "e": block} if container else block
 
-    def flag(self, flag: str, prefix: str, path: str) -> str:
-        if "<prefix>" not in flag:
-            return flag
-        return flag.replace("<prefix>.", f"{prefix}." if prefix else "").replace(
-            "<prefix>", prefix)
+    def ref_flags(self, entry: PageField, section: str, prefix: Flags) -> Flags:
+        # A reference without the prefix comment registers its flags without a prefix
+        # (storage_config.aws -> -s3.url, the ingester ring's consul -> -consul.hostname).
+        instance = self.localize(entry.prefix, prefix) if entry.prefix else ""
+        self.instances.setdefault(section, set()).add(instance)
+        return instance, self.listed.get(section, ())
+
+    @staticmethod
+    def localize(text: str, prefix: Flags) -> str:
+        """A flag or prefix printed inside a block several prefixes reference, for this one.
+
+        The doc generator prints such a block once, with `<prefix>` in its own flags but
+        one instance's concrete prefix in the flags and prefix comments of the structs
+        it inlines (the TLS options of etcd, grpc_client, cache_config).
+        """
+        instance, listed = prefix
+        if "<prefix>" not in text:
+            for known in sorted(listed, key=len, reverse=True):
+                if text == known or text.startswith(known + "."):
+                    text = "<prefix>" + text[len(known):]
+                    break
+            else:
+                return text
+        return text.replace("<prefix>.", f"{instance}." if instance else "").replace(
+            "<prefix>", instance)
 
     def default(self, entry: PageField, short: str, path: str, go: str) -> Any:
         text = entry.default
@@ -478,12 +510,17 @@ def generate(source: Path) -> tuple[dict[str, Any], dict[str, list[str]]]:
     raw = (source / REFERENCE).read_bytes()
     facts_raw = (source / GO_FACTS).read_bytes()
     facts = json.loads(facts_raw)
-    sections = parse_page(raw.decode())
+    sections, listed = parse_page(raw.decode())
     if "" not in sections:
         raise SystemExit(f"{source / REFERENCE}: no root section {ROOT_SECTION!r}")
-    builder = Builder(sections, facts)
-    root = builder.block(sections[""], "", "")
+    builder = Builder(sections, listed, facts)
+    root = builder.block(sections[""], "", ("", ()))
     root["type"] = facts.get("root_type", "loki.ConfigWrapper")
+    for section, prefixes in sorted(listed.items()):
+        # Every prefix a section lists must have been given to one of its instances, or
+        # the flag prefixes were resolved wrongly somewhere.
+        for missing in sorted(set(prefixes) - builder.instances.get(section, set())):
+            builder.note("listed flag prefix no block instance got", f"{section}: {missing}")
     schema = {
         "source": {
             "project": facts["project"],
@@ -935,7 +972,8 @@ class GoWalker:
                 continue
             hidden = "hidden" in (tag_value(tag, "doc") or "").split("|")
             if "inline" in options:
-                inner = self.struct_of(package, file, expr.lstrip("*"))
+                # yaml.v2 merges an inlined struct's fields and ignores its UnmarshalYAML.
+                inner = self.plain_struct(package, file, expr.lstrip("*"))
                 if inner is not None:
                     self.collect(inner[0], inner[1], inner[3], path, depth + 1, fields)
                 else:
