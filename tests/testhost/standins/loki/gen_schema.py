@@ -386,6 +386,13 @@ class Builder:
         if short in ("duration", "int") and GO_LEAF_TYPES.get(go) in (
                 "model_duration", "bytes", "base2_bytes"):
             short = GO_LEAF_TYPES[go]
+        elif (short in ("int", "float", "bool") and go_info and go_info.get("text")
+              and go not in GO_LEAF_TYPES):
+            # The page prints the Go kind, but the type's UnmarshalYAML reads a name
+            # (Prometheus' TLSVersion: `TLS12`), so the decoder must take a string.
+            self.note("page scalar that Go decodes from a string, decided: string",
+                      f"{path}: <{page_type}> = {go}")
+            short = "string"
         default = self.default(entry, short, path, go)
         if isinstance(default, tuple):
             short, default = default
