@@ -16,6 +16,18 @@ scan of the Go config structs at the same tag (the "Go facts"):
     kinds of each the same;
   - the hidden fields (`doc:"hidden"`) that real Loki accepts but the page leaves out.
 
+The schema's format is the Mimir stand-in's. Loki needs three field types Mimir's does
+not have, each for a distinct grammar of the real decoder:
+  - "bytes": Loki's pkg/util/flagext.ByteSize (c2h5oh/datasize after upper-casing): digits
+    only, then an optional unit b/byte, k/kb/kilo..., m/mb, g/gb, t/tb, p/pb, e/eb, all
+    base 2 (1KB = 1024); `4096`, `64MB`, `1gb`.
+  - "base2_bytes": dskit's flagext.Bytes (alecthomas/units ParseBase2Bytes): `0`, or
+    number+unit sequences with the case-sensitive units B, KB/KiB, MB/MiB, ... EB/EiB,
+    base 2 (`64KiB`, `1.5MB`, `63KiB1023B`); a bare number other than 0 is refused.
+  - "any": a value the reference gives no structure for (Prometheus' own config types,
+    maps of lists, map[string]interface{}): taken as plain YAML.
+Defaults of both byte kinds are stored as byte counts, durations as nanoseconds.
+
 Two steps, both reproducible:
 
     gen_schema.py extract --git-dir DIR --ref v3.7.6 [--out /work/shared-fetched/loki-3.7.6]
@@ -159,8 +171,8 @@ class PageField:
     """One `[name: <type> | default = x]` line, or a nested `name:` block."""
 
     name: str
-    kind: str                     # "field", "block" (inline), "ref" ([name: <block>]), "embed"
-    type: str = ""                # page type for fields, block name for refs and embeds
+    kind: str                     # "field", "block" (inline `name:`), "embed" (`[<block>]`)
+    type: str = ""                # page type (may name a `### block`), block name for embeds
     default: str | None = None
     flag: str | None = None
     prefix: str | None = None     # "The CLI flags prefix for this block configuration is"
@@ -178,10 +190,9 @@ def parse_page(text: str) -> tuple[dict[str, list[PageField]], dict[str, tuple[s
     index = 0
     while index < len(lines):
         line = lines[index]
-        if line.startswith("## "):
-            # Level-2 headings after the reference (runtime config, ...) hold examples only.
-            name = None if sections else name
-        elif line.startswith("### "):
+        if line.startswith("## ") and sections:
+            break  # the level-2 headings after the reference (runtime config, ...) are prose
+        if line.startswith("### "):
             title = line[4:].strip()
             name = "" if title == ROOT_SECTION else title
         elif name and name not in sections and (bullet := re.fullmatch(r"- `([^`]+)`", line)):
@@ -200,7 +211,7 @@ def parse_page(text: str) -> tuple[dict[str, list[PageField]], dict[str, tuple[s
     return sections, listed
 
 
-FIELD_LINE = re.compile(r"\[([A-Za-z0-9_]*): <(.*?)>(?: \| default = (.*)|: default =? ?(.*))?\]$")
+FIELD_LINE = re.compile(r"\[([A-Za-z0-9_]*): <(.*?)>(?: \| default = (.*))?\]$")
 EMBED_LINE = re.compile(r"\[<([a-z0-9_]+)>\]$")
 BLOCK_LINE = re.compile(r"([A-Za-z0-9_]+):$")
 
@@ -245,11 +256,8 @@ def page_entry(line: str, comments: list[str], section: str) -> PageField:
         elif lead.startswith("Deprecated"):
             category = "deprecated"
     if match := FIELD_LINE.fullmatch(line):
-        name, page_type, default, loose_default = match.groups()
-        if loose_default is not None:
-            default = loose_default
-        kind = "field"
-        return PageField(name, kind, page_type, default, flag, prefix, category)
+        name, page_type, default = match.groups()
+        return PageField(name, "field", page_type, default, flag, prefix, category)
     if match := EMBED_LINE.fullmatch(line):
         return PageField("", "embed", match.group(1), prefix=prefix, category=category)
     if match := BLOCK_LINE.fullmatch(line):
