@@ -109,6 +109,9 @@ def test_schema_holds_names_types_defaults_and_flags_only() -> None:
     ("limits_config.ingestion_rate_mb", 4.0),
     ("limits_config.max_line_size", 256 * 1024),
     ("ingester.lifecycler.ring.kvstore.consul.host", "localhost:8500"),
+    # math.MaxInt64 ns, printed as 2562047h47m16.854775807s: read exactly.
+    ("server.grpc_server_max_connection_idle", 2**63 - 1),
+    ("ingester_client.grpc_client_config.initial_stream_window_size", 65535),
 ])
 def test_defaults_from_the_reference(path: str, default: Any) -> None:
     assert entry(path)["d"] == default

@@ -49,6 +49,7 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -148,7 +149,8 @@ def parse_duration(text: str) -> int:
     parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d|w|y)", text)
     if not parts or "".join(number + unit for number, unit in parts) != text:
         raise ValueError(f"not a duration: {text!r}")
-    return round(sum(float(number) * DURATION_UNITS[unit] for number, unit in parts))
+    # Exact arithmetic: math.MaxInt64 ns prints as 2562047h47m16.854775807s.
+    return round(sum(Fraction(number) * DURATION_UNITS[unit] for number, unit in parts))
 
 
 def parse_bytes(text: str) -> int:
@@ -156,11 +158,11 @@ def parse_bytes(text: str) -> int:
     parts = re.findall(r"(\d+(?:\.\d+)?)\s*([A-Za-z]*)", text)
     if not parts or "".join(number + unit for number, unit in parts) != text.replace(" ", ""):
         raise ValueError(f"not a byte size: {text!r}")
-    total = 0.0
+    total = Fraction(0)
     for number, unit in parts:
         if unit.lower() not in BYTE_UNITS:
             raise ValueError(f"not a byte size: {text!r}")
-        total += float(number) * BYTE_UNITS[unit.lower()]
+        total += Fraction(number) * BYTE_UNITS[unit.lower()]
     return round(total)
 
 
