@@ -22,6 +22,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -718,12 +719,48 @@ def test_replication_factor_3_on_one_ingester_fails_writes(start: Any, tmp_path:
 
 
 def test_tls_from_the_server_config(start: Any, tmp_path: Path) -> None:
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", "server.key", "-out",
+                    "server.crt", "-days", "2", "-subj", "/CN=loki.test", "-addext",
+                    "subjectAltName=IP:127.0.0.1"], cwd=tmp_path, check=True,
+                   capture_output=True)
+    tls = TEST_SERVER.replace("  grpc_listen_port: 0\n", "  grpc_listen_port: 0\n"
+                              f"  http_tls_config:\n    cert_file: {tmp_path}/server.crt\n"
+                              f"    key_file: {tmp_path}/server.key\n")
+    running = start(overrides=tls)
+    context = ssl.create_default_context(cafile=str(tmp_path / "server.crt"))
+    url = f"https://127.0.0.1:{running.app.http_port}/ready"
+    with urllib.request.urlopen(url, context=context, timeout=10) as response:
+        # min_ready_duration 0s: ready at the first check.
+        assert (response.status, response.read()) == (200, b"ready\n")
+    plain = running.request("/ready")
+    assert plain == (400, "Client sent an HTTP request to an HTTPS server.\n")
+    # Missing files pass -verify-config (see above) but fail the start.
     missing = TEST_SERVER.replace("  grpc_listen_port: 0\n", "  grpc_listen_port: 0\n"
                                   "  http_tls_config:\n    cert_file: /nonexistent.crt\n"
                                   "    key_file: /nonexistent.key\n")
     with pytest.raises(SystemExit) as raised:
         start(overrides=missing)
     assert raised.value.code == 1
+
+
+def test_labels_and_series_edge_cases(start: Any) -> None:
+    running = start()
+    running.wait_ready()
+    assert json.loads(running.request("/loki/api/v1/labels")[1]) == {"status": "success"}
+    old = str(time.time_ns() - 2 * 3600 * 10**9)
+    assert running.push_json([{"stream": {"job": "a"}, "values": [[old, "two hours ago"]]},
+                              {"stream": {"job": "b"}, "values": [[now_ns(), "now"]]}]) == \
+        (204, "")
+    series = json.loads(running.request("/loki/api/v1/series?match[]={}")[1])
+    assert series["data"] == [{"job": "b", "service_name": "b"}], "the last hour by default"
+    since = json.loads(running.request("/loki/api/v1/series?since=3h")[1])
+    assert [item["job"] for item in since["data"]] == ["a", "b"]
+    status, body = running.query_range('{job="a"}', start="bogus")
+    assert status == 400 and "could not parse 'start' parameter" in body
+    forward = running.lines('{job=~"a|b"}', since="3h", direction="forward")
+    assert forward == ["two hours ago", "now"]
+    assert running.lines('{job=~"a|b"}', since="3h", limit="1") == ["now"]
 
 
 def test_data_directories_created_at_start(start: Any, tmp_path: Path) -> None:

@@ -1362,8 +1362,25 @@ def parse_time(name: str, value: str | None, default: int) -> int:
     with contextlib.suppress(ValueError):
         moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
         return int(moment.timestamp()) * 10**9 + moment.microsecond * 1000
-    raise QueryError(f'invalid {name} parameter: cannot parse "{value}" to a valid '
-                     "timestamp")
+    raise QueryError(f"could not parse '{name}' parameter: parsing time \"{value}\" as "
+                     f'"2006-01-02T15:04:05.999999999Z07:00": cannot parse "{value}" as '
+                     '"2006"')
+
+
+def bounds(params: dict[str, list[str]]) -> tuple[int, int]:
+    """loghttp determineBounds: end defaults to now, start to `since` (1h) before the end
+    or now, whichever is earlier."""
+    now = time.time_ns()
+    since = 3600 * 10**9
+    since_text = first(params, "since")
+    if since_text:
+        try:
+            since = model_parse_duration(since_text)
+        except ValueError as error:
+            raise QueryError(f"could not parse 'since' parameter: {error}") from None
+    end = parse_time("end", first(params, "end"), now)
+    start = parse_time("start", first(params, "start"), min(end, now) - since)
+    return start, end
 
 
 def parse_step(value: str | None, start: int, end: int) -> int:
@@ -1839,6 +1856,11 @@ def rfc3339(ns: int) -> str:
 class Handler(StandinHandler):
     server_version = "loki-standin"
 
+    def send_json(self, status: int, payload: Any) -> None:
+        """Compact, as Go's encoders write it."""
+        self.send(status, json.dumps(payload, separators=(",", ":"), ensure_ascii=False),
+                  "application/json; charset=UTF-8")
+
     def error(self, status: int, message: str) -> None:
         """Go's http.Error: the message and a newline, as text."""
         self.send(status, message + "\n")
@@ -2056,9 +2078,7 @@ class Handler(StandinHandler):
 
     def query_range(self, tenant: str) -> None:
         params = self.params()
-        now = time.time_ns()
-        end = parse_time("end", first(params, "end"), now)
-        start = parse_time("start", first(params, "start"), end - 3600 * 10**9)
+        start, end = bounds(params)
         if end < start:
             raise QueryError("end timestamp must not be before or equal to start time")
         self.run_query(tenant, params, start, end, instant=False)
@@ -2141,9 +2161,9 @@ class Handler(StandinHandler):
 
     def selected_streams(self, tenant: str, params: dict[str, list[str]],
                          selectors: list[str]) -> list[Stream]:
-        now = time.time_ns()
-        end = parse_time("end", first(params, "end"), now)
-        start = parse_time("start", first(params, "start"), end - 6 * 3600 * 10**9)
+        start, end = bounds(params)
+        if len(selectors) == 1 and selectors[0].replace(" ", "") == "{}":
+            selectors = []  # loghttp: a single {} means every stream
         nodes = []
         for selector in selectors:
             node = parse_query(selector)
@@ -2165,14 +2185,15 @@ class Handler(StandinHandler):
         selectors = [value for value in params.get("query", []) if value]
         found = self.selected_streams(tenant, params, selectors)
         names = sorted({name for stream in found for name in stream.labels})
-        self.send_json(200, {"status": "success", "data": names})
+        # loghttp.LabelResponse: `data` is omitempty.
+        self.send_json(200, {"status": "success", **({"data": names} if names else {})})
 
     def label_values(self, tenant: str, name: str) -> None:
         params = self.params()
         selectors = [value for value in params.get("query", []) if value]
         found = self.selected_streams(tenant, params, selectors)
         values = sorted({stream.labels[name] for stream in found if name in stream.labels})
-        self.send_json(200, {"status": "success", "data": values})
+        self.send_json(200, {"status": "success", **({"data": values} if values else {})})
 
     def series(self, tenant: str) -> None:
         params = self.params()
