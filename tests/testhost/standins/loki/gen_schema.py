@@ -1016,6 +1016,10 @@ def anonymous_name(walker: GoWalker, package: GoPackage, file: str, body: str) -
         for name in names or [shown]:
             part = f"{name} {shown}" if names else shown
             if tag:
+                if re.fullmatch(r'yaml:"[^"]*"', tag) is None:
+                    # Other tags carry upstream prose (doc:"description=..."), which must
+                    # not reach the committed schema: leave the type to the path fallback.
+                    return ""
                 part += " " + json.dumps(tag)
             parts.append(part)
     return "struct { " + "; ".join(parts) + " }"
