@@ -45,11 +45,17 @@ gen_schema = load("loki_gen_schema", STANDINS / "loki/gen_schema.py")
 
 
 def decoder() -> ModuleType:
-    """The shared stand-in decoder once it exists, else the Mimir stand-in's (same code)."""
-    shared = STANDINS / "lgtm_standin.py"
-    if shared.is_file():
-        return load("lgtm_standin_for_loki_schema", shared)
+    """The schema's consumer: the Loki stand-in (yaml.v2 mode of the shared decoder), else
+    the shared decoder module, else the Mimir stand-in's copy of the same code."""
+    sys.path.insert(0, str(STANDINS))  # lgtm_standin, as the images install it
+    for name, path in (("loki_standin_for_loki_schema", STANDINS / "loki/loki.py"),
+                       ("lgtm_standin_for_loki_schema", STANDINS / "lgtm_standin.py")):
+        if path.is_file():
+            return load(name, path)
     return load("mimir_standin_for_loki_schema", STANDINS / "mimir/mimir.py")
+
+
+UPSTREAM_EXAMPLES = gen_schema.DEFAULT_SOURCE / "examples"
 
 
 def entry(path: str) -> dict[str, Any]:
@@ -251,6 +257,20 @@ def test_go_durations_refuse_days_where_loki_does() -> None:
     with pytest.raises(module.ConfigError) as raised:
         module.decode_config("ingester:\n  lifecycler:\n    min_ready_duration: 1d\n", SCHEMA)
     assert "cannot unmarshal !!str `1d` into time.Duration" in str(raised.value)
+
+
+@pytest.mark.skipif(not UPSTREAM_EXAMPLES.is_dir(),
+                    reason=f"upstream examples not present in {UPSTREAM_EXAMPLES}")
+def test_upstream_example_configs_decode() -> None:
+    # Every key of upstream's own example configs must be one the schema knows.
+    module = decoder()
+    names = sorted(path.name for path in UPSTREAM_EXAMPLES.glob("*.yaml"))
+    assert len(names) >= 20
+    for name in names:
+        try:
+            module.decode_config((UPSTREAM_EXAMPLES / name).read_text(), SCHEMA)
+        except module.ConfigError as error:
+            pytest.fail(f"{name}: {error}")
 
 
 def test_generator_reproduces_the_committed_schema() -> None:

@@ -32,8 +32,9 @@ Two steps, both reproducible:
 
     gen_schema.py extract --git-dir DIR --ref v3.7.6 [--out /work/shared-fetched/loki-3.7.6]
         Copies the reference page out of a git mirror of grafana/loki at a tag and writes
-        the Go facts next to it. Upstream is AGPL-3.0, so these stay in a data directory
-        beside the project and out of this repository.
+        the Go facts next to it, plus upstream's example configs (examples/). Upstream is
+        AGPL-3.0, so these stay in a data directory beside the project and out of this
+        repository.
 
     gen_schema.py generate [--source DIR] [--out schema.json]
         Writes schema.json (committed next to this script) from that directory. Only
@@ -59,6 +60,18 @@ REFERENCE = "configuration.md"
 REFERENCE_PATH = "docs/sources/shared/configuration.md"
 GO_FACTS = "go-facts.json"
 GENERATOR = "tests/testhost/standins/loki/gen_schema.py"
+# Upstream's own example configs, which the schema must take (tests/unit/standins); all
+# `.yaml` files under EXAMPLE_DIRS are copied too.
+EXAMPLES = [
+    "cmd/loki/loki-local-config.yaml",
+    "cmd/loki/loki-docker-config.yaml",
+    "cmd/loki/loki-local-multi-tenant-config.yaml",
+    "cmd/loki/loki-local-with-memcached.yaml",
+    "examples/getting-started/loki-config.yaml",
+    "examples/ha-monolithic/config/loki.yaml",
+    "production/docker/config/loki.yaml",
+]
+EXAMPLE_DIRS = ["docs/sources/configure/examples/yaml"]
 ROOT_SECTION = "Supported contents and default values of `loki.yaml`"
 LOKI_MODULE = "github.com/grafana/loki/v3"
 
@@ -1070,6 +1083,17 @@ def extract(git_dir: Path, ref: str, out: Path) -> None:
         "blocks": dict(sorted(walker.blocks.items())),
     }
     (out / GO_FACTS).write_text(json.dumps(facts, indent=1, sort_keys=True) + "\n")
+    examples = list(EXAMPLES)
+    for directory in EXAMPLE_DIRS:
+        listing = subprocess.run(
+            ["git", "--git-dir", str(git_dir), "ls-tree", "--name-only", f"{ref}:{directory}"],
+            check=True, capture_output=True, text=True).stdout.split()
+        examples += [f"{directory}/{name}" for name in listing if name.endswith(".yaml")]
+    (out / "examples").mkdir(exist_ok=True)
+    for path in examples:
+        content = subprocess.run(["git", "--git-dir", str(git_dir), "show", f"{ref}:{path}"],
+                                 check=True, capture_output=True).stdout
+        (out / "examples" / path.replace("/", "_")).write_bytes(content)
     print(f"extracted {ref} ({commit[:12]}) into {out}: {len(walker.blocks)} Go blocks "
           f"from {len(source.digests)} Go files")
 
