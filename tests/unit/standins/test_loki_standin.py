@@ -680,35 +680,55 @@ def test_full_wal_disk_throttles_pushes_and_recovers(start: Any, capsys: Any) ->
     assert running.lines('{job="full"}') == ["refused"]
 
 
-def test_a_write_the_disk_refuses_is_a_5xx_and_changes_nothing(start: Any) -> None:
+class FailingFile:
+    """A WAL file whose writes fail with one errno."""
+
+    closed = False
+
+    def __init__(self, real: Any, code: int) -> None:
+        self.real = real
+        self.code = code
+
+    def write(self, _text: str) -> int:
+        raise OSError(self.code, os.strerror(self.code))
+
+    def flush(self) -> None:
+        pass
+
+    def fileno(self) -> int:
+        return self.real.fileno()
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_full_disk_under_the_wal_is_counted_and_the_push_kept(start: Any, capsys: Any,
+                                                                tmp_path: Path) -> None:
     running = start()
     running.wait_ready()
     store = running.app.store
     real = store.wal_handle
-
-    class FullDisk:
-        closed = False
-
-        def write(self, _text: str) -> int:
-            raise OSError(errno.ENOSPC, "No space left on device")
-
-        def flush(self) -> None:
-            pass
-
-        def fileno(self) -> int:
-            return real.fileno()
-
-        def close(self) -> None:
-            self.closed = True
-
-    store.wal_handle = FullDisk()
-    stream = [{"stream": {"job": "enospc"}, "values": [[now_ns(), "lost"]]}]
-    status, body = running.push_json(stream)
-    assert status == 500 and "no space left on device" in body
-    assert running.lines('{job="enospc"}') == []
+    for line in ("kept in memory 1", "kept in memory 2"):
+        # After a failed append the store reopens its file: fail that one too.
+        store.wal_handle = FailingFile(real, errno.ENOSPC)
+        stream = [{"stream": {"job": "enospc"}, "values": [[now_ns(), line]]}]
+        assert running.push_json(stream) == (204, ""), "instance.go only counts the failure"
+    assert sorted(running.lines('{job="enospc"}')) == ["kept in memory 1", "kept in memory 2"]
+    assert "loki_ingester_wal_disk_full_failures_total 2" in running.request("/metrics")[1]
+    log = capsys.readouterr().err
+    assert log.count("Error writing to WAL, disk full, no further messages will be logged "
+                     "for this error") == 1
+    # Any other write error refuses the push and stores nothing.
+    store.wal_handle = FailingFile(real, errno.EIO)
+    status, body = running.push_json([{"stream": {"job": "eio"},
+                                       "values": [[now_ns(), "refused"]]}])
+    assert status == 500 and "input/output error" in body
+    assert running.lines('{job="eio"}') == []
     assert running.request("/ready")[0] == 200, "still serving"
-    store.wal_handle = real
-    assert running.push_json(stream) == (204, "")
+    # A clean shutdown flushes what only memory held; the next start has it.
+    running.app.stop()
+    again = start()
+    assert sorted(again.lines('{job="enospc"}')) == ["kept in memory 1", "kept in memory 2"]
 
 
 def test_replication_factor_3_on_one_ingester_fails_writes(start: Any, tmp_path: Path) -> None:

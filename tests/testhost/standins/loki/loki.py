@@ -50,6 +50,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime
+import errno
 import gzip
 import hashlib
 import json
@@ -1078,6 +1079,8 @@ class Store:
         self.lock = threading.Lock()
         self.tenants: dict[str, dict[str, Stream]] = {}
         self.wal_handle: Any = None
+        # Records a full disk kept out of the WAL: memory only until a flush succeeds.
+        self.unlogged: list[str] = []
 
     def stream(self, tenant: str, labels: dict[str, str]) -> Stream:
         streams = self.tenants.setdefault(tenant, {})
@@ -1126,11 +1129,14 @@ class Store:
         if self.wal_enabled:
             self.wal_handle = open(self.wal_dir / WAL_FILE, "a", encoding="utf-8")  # noqa: SIM115 - kept open
 
-    def write(self, tenant: str, streams: list[tuple[dict[str, str], list[Entry]]]) -> None:
-        """Durable first, then visible: a write the disk refuses changes nothing."""
+    def write(self, tenant: str, streams: list[tuple[dict[str, str], list[Entry]]]) -> bool:
+        """Logged, then visible. True when the WAL could not take it for a full disk:
+        instance.go keeps such entries in memory (flushed to chunks at the next checkpoint
+        or shutdown) and only counts the failure; any other write error refuses the push."""
         record = self.record(tenant, streams)
         text = json.dumps(record, ensure_ascii=False) + "\n"
         with self.lock:
+            disk_full = False
             try:
                 if self.wal_handle is not None:
                     self.wal_handle.write(text)
@@ -1140,9 +1146,13 @@ class Store:
                     self.append_chunks(tenant, text)
             except OSError as error:
                 self.truncate_torn()
-                raise WriteFailed(f"write {self.wal_dir / WAL_FILE}: "
-                                  f"{(error.strerror or str(error)).lower()}") from None
+                if error.errno != errno.ENOSPC:
+                    raise WriteFailed(f"write {self.wal_dir / WAL_FILE}: "
+                                      f"{(error.strerror or str(error)).lower()}") from None
+                self.unlogged.append(text)
+                disk_full = True
             self.apply(record)
+            return disk_full
 
     def truncate_torn(self) -> None:
         """After a failed append the file may end in half a record: cut it back."""
@@ -1169,19 +1179,22 @@ class Store:
             os.fsync(handle.fileno())
 
     def checkpoint(self) -> None:
-        """Flush what the WAL holds into the chunk files, then start the WAL afresh."""
+        """Flush what the WAL holds (and what a full disk kept out of it) into the chunk
+        files, then start the WAL afresh."""
         if self.wal_handle is None:
+            self.flush_unlogged()
             return
         with self.lock:
             wal = self.wal_dir / WAL_FILE
             try:
-                text = wal.read_text(encoding="utf-8")
+                text = wal.read_text(encoding="utf-8") + "".join(self.unlogged)
                 per_tenant: dict[str, list[str]] = {}
                 for line in text.splitlines():
                     with contextlib.suppress(ValueError):
                         per_tenant.setdefault(json.loads(line)["tenant"], []).append(line)
                 for tenant, lines in per_tenant.items():
                     self.append_chunks(tenant, "\n".join(lines) + "\n")
+                self.unlogged.clear()
                 self.wal_handle.close()
                 self.wal_handle = open(wal, "w", encoding="utf-8")  # noqa: SIM115 - kept open
                 os.fsync(self.wal_handle.fileno())
@@ -1193,7 +1206,22 @@ class Store:
                     with contextlib.suppress(OSError):
                         self.wal_handle = open(wal, "a", encoding="utf-8")  # noqa: SIM115
 
+    def flush_unlogged(self) -> None:
+        """flush_on_shutdown after a full disk (instance.go's flushOnShutdownSwitch): what
+        only memory holds goes to the chunk files, if the disk takes it now."""
+        with self.lock:
+            kept = []
+            for text in self.unlogged:
+                try:
+                    self.append_chunks(json.loads(text)["tenant"], text)
+                except OSError as error:
+                    self.log("error", "failed to flush chunks", component="ingester", err=error)
+                    kept.append(text)
+            self.unlogged = kept
+
     def close(self) -> None:
+        if self.unlogged:
+            self.flush_unlogged()
         if self.wal_handle is not None:
             with self.lock, contextlib.suppress(OSError, ValueError):
                 self.wal_handle.flush()
@@ -1452,6 +1480,7 @@ class Loki(StandinApp):
         self.disk_threshold = float(cfg(config, "ingester.wal.disk_full_threshold", 0.9))
         self.disk_throttled = False
         self.disk_full_failures = 0
+        self.disk_full_logged = False
         self.disk_usage = 0.0
         self.store = Store(self.wal_dir, self.chunks_dir(),
                            bool(cfg(config, "ingester.wal.enabled", True)), self.log)
@@ -1734,10 +1763,18 @@ class Loki(StandinApp):
             if problem:
                 raise BadRequest(problem, 500)
             try:
-                self.store.write(tenant, batch)
+                disk_full = self.store.write(tenant, batch)
             except WriteFailed as error:
                 self.log("error", "failed to write to WAL", component="ingester", err=error)
                 raise BadRequest(f"rpc error: code = Unknown desc = {error}", 500) from None
+            if disk_full:
+                with self.metrics_lock:
+                    self.disk_full_failures += 1
+                    first_time = not self.disk_full_logged
+                    self.disk_full_logged = True
+                if first_time:
+                    self.log("error", "Error writing to WAL, disk full, no further messages "
+                             "will be logged for this error")
             with self.metrics_lock:
                 key = (tenant, format_name)
                 self.lines_received[key] = self.lines_received.get(key, 0) + lines
