@@ -562,7 +562,8 @@ def test_json_push_query_labels_and_metrics(start: Any) -> None:
     assert count["data"]["result"][0]["value"][1] == "1"
     metrics = running.request("/metrics")[1]
     assert 'loki_build_info{' in metrics and 'version="3.7.6"' in metrics
-    assert 'loki_distributor_lines_received_total{format="loki",tenant="fake"} 1' in metrics
+    assert 'loki_distributor_lines_received_total{format="loki",is_internal_stream="false",' \
+           'policy="",tenant="fake"} 1' in metrics
     assert "loki_ingester_wal_disk_full_failures_total 0" in metrics
 
 
@@ -580,6 +581,12 @@ def test_push_errors(start: Any) -> None:
                            "too old: ")
     assert ", oldest acceptable timestamp is: " in body
     assert running.lines('{job="old"}') == ["fresh"], "the valid entries of a request are kept"
+    metrics = running.request("/metrics")[1]
+    # Lines are counted as received before validation; the rejected one as discarded.
+    assert 'loki_distributor_lines_received_total{format="loki",is_internal_stream="false",' \
+           'policy="",tenant="fake"} 2' in metrics
+    assert 'loki_discarded_samples_total{format="loki",policy="",reason="greater_than_max_' \
+           'sample_age",retention_hours="720",tenant="fake"} 1' in metrics
     status, body = running.request("/otlp/v1/logs", b"", {
         "Content-Type": "application/x-protobuf"})
     assert status == 422
@@ -640,7 +647,8 @@ def test_otlp_logs_from_the_opentelemetry_sdk(start: Any) -> None:
     assert "host_name" not in index and "severity_text" not in index
     assert "scope_name" not in index
     metrics = running.request("/metrics")[1]
-    assert 'loki_distributor_lines_received_total{format="otlp",tenant="fake"} 1' in metrics
+    assert 'loki_distributor_lines_received_total{format="otlp",is_internal_stream="false",' \
+           'policy="",tenant="fake"} 1' in metrics
 
 
 def test_otlp_json_is_accepted(start: Any) -> None:

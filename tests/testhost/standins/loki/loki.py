@@ -1486,8 +1486,8 @@ class Loki(StandinApp):
                            bool(cfg(config, "ingester.wal.enabled", True)), self.log)
         self.metrics_lock = threading.Lock()
         self.lines_received: dict[tuple[str, str], int] = {}
-        self.bytes_received: dict[tuple[str, str], int] = {}
-        self.discarded: dict[tuple[str, str], int] = {}
+        self.bytes_received: dict[tuple[str, str, str], int] = {}
+        self.discarded: dict[tuple[str, str, str, str], int] = {}
         self.requests: dict[tuple[str, int], int] = {}
         self.http_port = 0
         self.grpc_port = 0
@@ -1699,6 +1699,18 @@ class Loki(StandinApp):
         """The distributor, then the ingester: validate, discover, store."""
         if not streams:
             raise BadRequest("error at least one valid stream is required for ingestion", 422)
+        # push.go counts what a request carries as it parses it, before any validation.
+        received = sum(len(stream.entries) for stream in streams)
+        received_bytes = sum(len(entry.line.encode()) + sum(
+            len(name) + len(value) for name, value in entry.metadata)
+            for stream in streams for entry in stream.entries)
+        retention = int(self.limit("retention_period", 0) or 0) // (3600 * 10**9)
+        with self.metrics_lock:
+            key = (tenant, format_name)
+            self.lines_received[key] = self.lines_received.get(key, 0) + received
+            bytes_key = (tenant, format_name, str(retention))
+            self.bytes_received[bytes_key] = self.bytes_received.get(bytes_key, 0) + \
+                received_bytes
         now = time.time_ns()
         reject_old = self.limit("reject_old_samples", True)
         max_age = self.limit("reject_old_samples_max_age", 7 * 86400 * 10**9)
@@ -1708,7 +1720,6 @@ class Loki(StandinApp):
         discover_levels = self.limit("discover_log_levels", True) and allow_sm
         errors: list[str] = []
         accepted: dict[str, tuple[dict[str, str], list[Entry]]] = {}
-        lines = size = 0
         for stream in streams:
             if not stream.entries:
                 continue
@@ -1742,8 +1753,8 @@ class Loki(StandinApp):
                 if problem:
                     errors.append(problem)
                     with self.metrics_lock:
-                        key = (reason, tenant)
-                        self.discarded[key] = self.discarded.get(key, 0) + 1
+                        discard = (reason, tenant, str(retention), format_name)
+                        self.discarded[discard] = self.discarded.get(discard, 0) + 1
                     continue
                 metadata = [(label_name(name), value) for name, value in entry.metadata]
                 if discover_levels and not any(name == "detected_level"
@@ -1752,8 +1763,6 @@ class Loki(StandinApp):
                     if level:
                         metadata.append(("detected_level", level))
                 kept.append(Entry(entry.ts, entry.line, metadata))
-                lines += 1
-                size += len(entry.line.encode())
         batch = [(labels, entries) for labels, entries in accepted.values() if entries]
         if batch:
             if self.stopping.is_set() or self.disk_throttled:
@@ -1775,10 +1784,6 @@ class Loki(StandinApp):
                 if first_time:
                     self.log("error", "Error writing to WAL, disk full, no further messages "
                              "will be logged for this error")
-            with self.metrics_lock:
-                key = (tenant, format_name)
-                self.lines_received[key] = self.lines_received.get(key, 0) + lines
-                self.bytes_received[key] = self.bytes_received.get(key, 0) + size
         if errors:
             raise BadRequest("\n".join(errors))
 
@@ -2005,29 +2010,33 @@ class Handler(StandinHandler):
             "# HELP process_start_time_seconds Start time of the process since unix epoch in "
             "seconds.", "# TYPE process_start_time_seconds gauge",
             f"process_start_time_seconds {app.started:.3f}",
-            "# HELP loki_ingester_wal_disk_full_failures_total Total number of times the WAL "
-            "disk usage exceeded the threshold.",
+            "# HELP loki_ingester_wal_disk_full_failures_total Total number of wal write "
+            "failures due to full disk.",
             "# TYPE loki_ingester_wal_disk_full_failures_total counter",
             f"loki_ingester_wal_disk_full_failures_total {app.disk_full_failures}",
-            "# HELP loki_ingester_wal_disk_usage_percent Current disk usage of the WAL "
-            "directory (0.0 to 1.0).", "# TYPE loki_ingester_wal_disk_usage_percent gauge",
+            "# HELP loki_ingester_wal_disk_usage_percent Current disk usage percentage (0.0 "
+            "to 1.0) for the WAL directory.", "# TYPE loki_ingester_wal_disk_usage_percent gauge",
             f"loki_ingester_wal_disk_usage_percent {app.disk_usage:g}",
         ]
         with app.metrics_lock:
             lines += ["# HELP loki_distributor_lines_received_total The total number of "
-                      "received lines. Includes lines that were dropped.",
+                      "lines received per tenant",
                       "# TYPE loki_distributor_lines_received_total counter"]
-            lines += [f'loki_distributor_lines_received_total{{format="{fmt}",tenant="{t}"}} {n}'
+            lines += [f'loki_distributor_lines_received_total{{format="{fmt}",'
+                      f'is_internal_stream="false",policy="",tenant="{t}"}} {n}'
                       for (t, fmt), n in sorted(app.lines_received.items())]
             lines += ["# HELP loki_distributor_bytes_received_total The total number of "
-                      "uncompressed bytes received per tenant.",
+                      "uncompressed bytes received per tenant. Includes structured metadata bytes.",
                       "# TYPE loki_distributor_bytes_received_total counter"]
-            lines += [f'loki_distributor_bytes_received_total{{format="{fmt}",tenant="{t}"}} {n}'
-                      for (t, fmt), n in sorted(app.bytes_received.items())]
+            lines += [f'loki_distributor_bytes_received_total{{format="{fmt}",'
+                      f'is_internal_stream="false",policy="",retention_hours="{hours}",'
+                      f'tenant="{t}"}} {n}'
+                      for (t, fmt, hours), n in sorted(app.bytes_received.items())]
             lines += ["# HELP loki_discarded_samples_total The total number of samples that "
-                      "were dropped.", "# TYPE loki_discarded_samples_total counter"]
-            lines += [f'loki_discarded_samples_total{{reason="{r}",tenant="{t}"}} {n}'
-                      for (r, t), n in sorted(app.discarded.items())]
+                      "were discarded.", "# TYPE loki_discarded_samples_total counter"]
+            lines += [f'loki_discarded_samples_total{{format="{fmt}",policy="",reason="{r}",'
+                      f'retention_hours="{hours}",tenant="{t}"}} {n}'
+                      for (r, t, hours, fmt), n in sorted(app.discarded.items())]
             lines += ["# HELP loki_request_duration_seconds_count Requests by route and "
                       "status code (count only).",
                       "# TYPE loki_request_duration_seconds_count counter"]
