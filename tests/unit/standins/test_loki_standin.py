@@ -267,6 +267,14 @@ def test_expand_env_and_schema_flags(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert loki.envsubst("${RETENTION:-336h}") == ("336h" if not os.environ.get("RETENTION")
                                                    else os.environ["RETENTION"])
+    chatty = tmp_path / "chatty.yaml"
+    chatty.write_text(role_config().replace("log_level: info", "log_level: chatty"))
+    result = run_loki(f"-config.file={chatty}", "-verify-config", cwd=tmp_path)
+    assert result.returncode == 1 and 'unrecognized log level "chatty"' in result.stderr
+    result = run_loki(f"-config.file={templated}", "-log.level=chatty", cwd=tmp_path)
+    assert result.returncode == 2
+    assert 'invalid value "chatty" for flag -log.level: unrecognized log level "chatty"' \
+        in result.stderr
     table = loki.flag_table(SCHEMA)
     flags = loki.parse_flags(["-target=read", "-log.level=debug", "-verify-config"], table)
     assert dict(flags) == {"target": "read", "log.level": "debug", "verify-config": True}

@@ -172,7 +172,7 @@ LEVEL_WORDS = {"trace": "trace", "trc": "trace", "debug": "debug", "dbg": "debug
 LEVEL_PATTERNS = [("trace", "trace"), ("debug", "debug"), ("fatal", "fatal"),
                   ("critical", "critical"), ("error", "error"), ("err", "error"),
                   ("warning", "warn"), ("warn", "warn"), ("info", "info")]
-LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+LOG_LEVELS = ("debug", "info", "warn", "error")
 
 
 def load_schema() -> dict[str, Any]:
@@ -2333,6 +2333,13 @@ def load(argv: list[str], schema: dict[str, Any]) -> tuple[dict[str, Any], dict[
         print(error, file=sys.stderr)
         print("Run with -help to get list of available parameters", file=sys.stderr)
         raise SystemExit(2) from None
+    for name, value in flags:
+        if table[name][0] == "server.log_level" and value not in LOG_LEVELS:
+            # dskit's log.Level is a flag.Value whose Set refuses it.
+            print(f'invalid value "{value}" for flag -{name}: unrecognized log level '
+                  f'"{value}"', file=sys.stderr)
+            print("Run with -help to get list of available parameters", file=sys.stderr)
+            raise SystemExit(2)
     main_flags = {name: value for name, value in flags if table[name][0] is None}
     if main_flags.get("help") or main_flags.get("h"):
         print_help(schema)
@@ -2349,11 +2356,13 @@ def load(argv: list[str], schema: dict[str, Any]) -> tuple[dict[str, Any], dict[
             print(f"failed parsing config: {files} does not exist, set config.file for custom "
                   "config path", file=sys.stderr)
             raise SystemExit(1)
+        hint = "" if expand else (". Use `-config.expand-env=true` flag if you want to "
+                                  "expand environment variables in your config file")
         try:
             raw = Path(chosen).read_bytes()
         except OSError as error:
-            print(f"failed parsing config: open {chosen}: {(error.strerror or '').lower()}",
-                  file=sys.stderr)
+            print(f"failed parsing config: {chosen}: open {chosen}: "
+                  f"{(error.strerror or '').lower()}{hint}", file=sys.stderr)
             raise SystemExit(1) from None
         config_hash = hashlib.sha256(raw).hexdigest()
         text = raw.decode("utf-8", errors="replace")
@@ -2362,11 +2371,10 @@ def load(argv: list[str], schema: dict[str, Any]) -> tuple[dict[str, Any], dict[
         try:
             config, explicit = decode_config(text, schema)
             level = str(cfg(config, "server.log_level", "info"))
-            if level not in ("debug", "info", "warn", "error"):
+            if level not in LOG_LEVELS:
+                # dskit's log.Level.UnmarshalYAML: its error aborts the decode.
                 raise ConfigError(f'unrecognized log level "{level}"')
         except ConfigError as error:
-            hint = "" if expand else (". Use `-config.expand-env=true` flag if you want to "
-                                      "expand environment variables in your config file")
             print(f"failed parsing config: {chosen}: {error}{hint}", file=sys.stderr)
             raise SystemExit(1) from None
     for name, value in flags:
