@@ -1250,7 +1250,8 @@ class Evaluator:
         for stream in self.streams:
             if not all(matches(m, stream.labels.get(m[0], "")) for m in node["matchers"]):
                 continue
-            for entry in stream.entries:
+            # A snapshot: pushes may insert into the list while a query reads it.
+            for entry in stream.entries[:]:
                 if not start <= entry.ts < end:
                     continue
                 self.lines += 1
