@@ -41,6 +41,7 @@ import yaml
 
 MAX_INT64 = 2**63 - 1
 
+
 class ConfigError(Exception):
     """A config that the real program refuses at load time (exit 1)."""
 
@@ -51,7 +52,6 @@ class FlagError(Exception):
 
 class FatalYAMLError(Exception):
     """An UnmarshalYAML error: yaml.v3 aborts the whole decode with it."""
-
 
 
 # --- Go value syntax -----------------------------------------------------------
@@ -1144,8 +1144,6 @@ class StandinApp:
         for sock in self.sockets:
             with contextlib.suppress(OSError):
                 sock.close()
-
-
 
 
 def first(params: dict[str, list[str]], name: str) -> str | None:

@@ -337,8 +337,8 @@ def snappy_literals(data: bytes) -> bytes:
 
 
 def test_protobuf_push_request_decoding() -> None:
-    body = push_request([('{job="a", env="dev"}', [(1_700_000_000_123_456_789, "hello",
-                                                     {"trace_id": "abc"})])])
+    entry = (1_700_000_000_123_456_789, "hello", {"trace_id": "abc"})
+    body = push_request([('{job="a", env="dev"}', [entry])])
     streams = loki.decode_push_proto(loki.snappy_decompress(snappy_literals(body), 1 << 20))
     assert len(streams) == 1
     assert streams[0].labels == '{job="a", env="dev"}'
@@ -607,8 +607,8 @@ def test_protobuf_push_with_structured_metadata(start: Any) -> None:
     running = start()
     running.wait_ready()
     stamp = time.time_ns()
-    body = push_request([('{app="shop", job="alloy"}', [(stamp, "checkout ok",
-                                                          {"trace_id": "0af7651916cd43dd"})])])
+    entry = (stamp, "checkout ok", {"trace_id": "0af7651916cd43dd"})
+    body = push_request([('{app="shop", job="alloy"}', [entry])])
     status, text = running.request("/loki/api/v1/push", snappy_literals(body),
                                    {"Content-Type": "application/x-protobuf"})
     assert (status, text) == (204, "")

@@ -40,6 +40,8 @@ assert spec is not None and spec.loader is not None
 mimir = importlib.util.module_from_spec(spec)
 sys.modules["mimir_standin"] = mimir
 spec.loader.exec_module(mimir)
+# The Go value helpers live in the shared module the stand-in imports.
+shared = sys.modules["lgtm_standin"]
 
 SCHEMA = mimir.load_schema()
 
@@ -227,15 +229,15 @@ def test_go_flag_parsing() -> None:
 
 
 def test_go_duration_helpers() -> None:
-    assert mimir.go_parse_duration("1.5s") == 1_500_000_000
-    assert mimir.go_parse_duration("-2m") == -120 * 10**9
+    assert shared.go_parse_duration("1.5s") == 1_500_000_000
+    assert shared.go_parse_duration("-2m") == -120 * 10**9
     for bad in ("", "7d", "5", "h", ".h"):
         with pytest.raises(ValueError):
-            mimir.go_parse_duration(bad)
-    assert mimir.go_format_duration(120 * 10**9) == "2m0s"
-    assert mimir.go_format_duration(13 * 3600 * 10**9) == "13h0m0s"
-    assert mimir.go_format_duration(200 * 10**6) == "200ms"
-    assert mimir.model_format_duration(30 * 86400 * 10**9) == "30d"
+            shared.go_parse_duration(bad)
+    assert shared.go_format_duration(120 * 10**9) == "2m0s"
+    assert shared.go_format_duration(13 * 3600 * 10**9) == "13h0m0s"
+    assert shared.go_format_duration(200 * 10**6) == "200ms"
+    assert shared.model_format_duration(30 * 86400 * 10**9) == "30d"
 
 
 # --- remote write decoding: snappy block format and protobuf -------------------------

@@ -1882,8 +1882,9 @@ def level_from_line(line: str, fields: list[str]) -> str:
         for match in re.finditer(re.escape(word), lower):
             before = lower[match.start() - 1] if match.start() else ""
             after = lower[match.end()] if match.end() < len(lower) else ""
-            if (not before or before in ' \t\n[({"=') and (not after or after in
-                                                          ' \t\n[](){}:,!"='):
+            left_ok = not before or before in ' \t\n[({"='
+            right_ok = not after or after in ' \t\n[](){}:,!"='
+            if left_ok and right_ok:
                 if match.start() < where:
                     best, where = level, match.start()
                 break
@@ -2311,8 +2312,8 @@ def version_text() -> str:
 
 
 def print_help(schema: dict[str, Any]) -> None:
-    print("Usage of /usr/bin/loki (lgtm contract stand-in for Grafana Loki " f"{VERSION}):")
-    rows: list[tuple[str, str]] = [(name, kind) for name, kind in MAIN_FLAGS.items()]
+    print(f"Usage of /usr/bin/loki (lgtm contract stand-in for Grafana Loki {VERSION}):")
+    rows: list[tuple[str, str]] = list(MAIN_FLAGS.items())
 
     def walk(block: dict[str, Any]) -> None:
         for entry in block["fields"].values():

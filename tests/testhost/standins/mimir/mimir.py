@@ -108,12 +108,6 @@ from lgtm_standin import (
     snappy_decompress,
     tenant_problem,
 )
-from lgtm_standin import (
-    go_parse_duration as go_parse_duration,  # the unit test reaches it here
-)
-from lgtm_standin import (
-    model_format_duration as model_format_duration,  # as above
-)
 
 VERSION = "2.17.11"
 BRANCH = "release-2.17"
@@ -217,8 +211,6 @@ def flag_table(schema: dict[str, Any]) -> dict[str, tuple[str | None, str]]:
     return lgtm_standin.flag_table(schema, MAIN_FLAGS)
 
 
-
-
 def inherit_common(config: dict[str, Any], explicit: set[str], schema: dict[str, Any]) -> None:
     """common.storage.* is the default of blocks_, ruler_ and alertmanager_storage.*."""
     common = schema["root"]["fields"]["common"]["fields"]["storage"]
@@ -230,7 +222,6 @@ def inherit_common(config: dict[str, Any], explicit: set[str], schema: dict[str,
             target = f"{section}.{relative}"
             if target not in explicit and schema_entry(schema, target) is not None:
                 set_path(config, target, get_path(config, path))
-
 
 
 def module_closure(targets: list[str]) -> set[str]:
@@ -1630,7 +1621,6 @@ class Handler(StandinHandler):
         if limit >= 0:
             metadata = dict(list(sorted(metadata.items()))[:limit])
         self.send_json(200, {"status": "success", "data": metadata})
-
 
 
 def print_help(schema: dict[str, Any], show_all: bool) -> None:
