@@ -131,7 +131,7 @@ def test_archives_replace_the_recipe_and_are_judged_by_their_own_labels(
     ref = store.recipes()[IMAGE].ref
     archives = tmp_path / "archives"
     archives.mkdir()
-    first, second = (uuid.uuid4().hex[:12] for _ in range(2))
+    first, second = uuid.uuid4().hex[:12], uuid.uuid4().hex[:12]
     make_archive(rootfs, archives / f"{IMAGE}.tar", first, "docker-archive")
     monkeypatch.setenv(store.ARCHIVES_ENV, str(archives))
 

@@ -431,7 +431,7 @@ class Builder:
         return path + ("[]" if container == "slice" else "{}")
 
     def go_field(self, path: str) -> dict[str, Any] | None:
-        parent, _, name = path.rpartition(".")
+        parent, _dot, name = path.rpartition(".")
         return self.blocks.get(parent, {}).get("fields", {}).get(name)
 
     # --- structures only the Go side knows ---
@@ -831,7 +831,7 @@ class GoWalker:
     def lookup(self, package: GoPackage, file: str, expr: str
                ) -> tuple[GoPackage, str, str, str] | None:
         """A named type expression -> (package, type name, declaration, declaring file)."""
-        qualifier, _, name = expr.rpartition(".")
+        qualifier, _dot, name = expr.rpartition(".")
         target = package
         if qualifier:
             resolved = self.source.resolve_name(package, file, qualifier)
@@ -919,7 +919,7 @@ class GoWalker:
         if found is None or depth > 10:
             return "", False
         target, name, decl, decl_file = found
-        kind, _ = self.leaf_kind(target, decl_file, decl.lstrip("="), depth + 1)
+        kind, _decl = self.leaf_kind(target, decl_file, decl.lstrip("="), depth + 1)
         return kind, name in target.unmarshal
 
     def struct_of(self, package: GoPackage, file: str, expr: str
