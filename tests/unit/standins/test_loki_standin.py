@@ -673,6 +673,51 @@ def test_otlp_json_is_accepted(start: Any) -> None:
     assert running.lines('{service_name="jsonsvc"}') == ["from json"]
 
 
+def test_otlp_config_moves_attributes(start: Any, tmp_path: Path) -> None:
+    otlp = """
+limits_config:
+  otlp_config:
+    resource_attributes:
+      attributes_config:
+      - action: index_label
+        attributes: [host.name]
+      - action: drop
+        regex: secret\\..*
+    log_attributes:
+    - action: drop
+      attributes: [noise]
+    severity_text_as_label: true
+"""
+    text = merge_yaml(role_config(tmp_path / "data"), otlp)
+    running = start(text)
+    running.wait_ready()
+    attributes = [{"key": "service.name", "value": {"stringValue": "svc"}},
+                  {"key": "host.name", "value": {"stringValue": "box"}},
+                  {"key": "secret.token", "value": {"stringValue": "hidden"}},
+                  {"key": "team", "value": {"stringValue": "ops"}}]
+    body = {"resourceLogs": [{"resource": {"attributes": attributes}, "scopeLogs": [
+        {"logRecords": [{"timeUnixNano": now_ns(), "severityText": "ERROR",
+                         "body": {"stringValue": "configured"},
+                         "attributes": [{"key": "noise", "value": {"stringValue": "x"}}]}]}]}]}
+    assert running.request("/otlp/v1/logs", json.dumps(body).encode(),
+                           {"Content-Type": "application/json"}) == (204, "")
+    status, result = running.query_range('{host_name="box", severity_text="ERROR"}')
+    assert status == 200
+    [stream] = result["data"]["result"]
+    assert stream["stream"]["team"] == "ops", "an unlisted resource attribute is metadata"
+    assert "secret_token" not in stream["stream"] and "noise" not in stream["stream"]
+    index = json.loads(running.request("/loki/api/v1/labels")[1])["data"]
+    assert index == ["host_name", "service_name", "severity_text"]
+    bad = merge_yaml(role_config(tmp_path / "data"), otlp.replace("action: drop\n      attr",
+                                                                  "action: keep\n      attr"))
+    bad_file = tmp_path / "bad-otlp.yaml"
+    bad_file.write_text(bad)
+    result = run_loki(f"-config.file={bad_file}", "-verify-config", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "unsupported action, it must be one of: drop, index_label, structured_metadata" \
+        in result.stderr
+
+
 def test_full_wal_disk_throttles_pushes_and_recovers(start: Any, capsys: Any) -> None:
     running = start()
     running.wait_ready()

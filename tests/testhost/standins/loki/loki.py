@@ -319,6 +319,10 @@ def validate_config(config: dict[str, Any]) -> None:
                 break
         if schema_error:
             errors.append(f"CONFIG ERROR: invalid schema config: {schema_error}")
+    if any(item.get("action") == "index_label"
+           for item in cfg(config, "limits_config.otlp_config.scope_attributes", []) or []):
+        errors.append("CONFIG ERROR: invalid limits_config config: index_label action is only "
+                      "supported for resource_attributes")
     threshold = cfg(config, "ingester.wal.disk_full_threshold", 0.9)
     if not 0 <= threshold <= 1:
         errors.append(f"CONFIG ERROR: invalid ingester config: invalid disk full threshold: "
@@ -1789,38 +1793,41 @@ class Loki(StandinApp):
             raise BadRequest("\n".join(errors))
 
     def otlp_streams(self, resources: list[dict[str, Any]]) -> list[PushStream]:
-        """otlpToLokiPushRequest with the default OTLP config: index labels from the
-        resource attributes listed in distributor.otlp_config, everything else as
-        structured metadata."""
-        index = cfg(self.config, "distributor.otlp_config.default_resource_attributes_as_"
-                    "index_labels", DEFAULT_OTLP_INDEX_ATTRIBUTES)
-        if index is None:
-            index = DEFAULT_OTLP_INDEX_ATTRIBUTES
+        """otlpToLokiPushRequest: resource attributes the OTLP config makes index labels
+        (by default those of distributor.otlp_config) label the stream, the rest of the
+        attributes and the record's fields become structured metadata."""
+        otlp = OTLPConfig.from_config(self.config)
         discover = self.limit("discover_service_name", DEFAULT_SERVICE_NAME_LABELS)
         by_labels: dict[str, PushStream] = {}
+
+        def stream_for(labels: dict[str, str]) -> PushStream:
+            text = format_labels(labels)
+            return by_labels.setdefault(text, PushStream(text, []))
+
         for resource in resources:
             stream_labels: dict[str, str] = {}
             resource_metadata: list[tuple[str, str]] = []
             attributes = resource["attributes"]
             has_service = bool(otlp_string(attributes.get("service.name")))
             for key, value in attributes.items():
+                action = otlp.action(key, otlp.resource)
                 pairs = attribute_labels(key, value)
-                if key in index:
+                if action == "index_label":
                     for name, text in pairs:
                         stream_labels[name] = text
                         if not has_service and discover and name in discover:
                             stream_labels["service_name"] = text
                             has_service = True
-                else:
+                elif action == "structured_metadata":
                     resource_metadata.extend(pairs)
             if not has_service and discover:
                 stream_labels["service_name"] = "unknown_service"
-            text = format_labels(stream_labels)
-            stream = by_labels.setdefault(text, PushStream(text, []))
+            stream_for(stream_labels)
             for scope in resource["scopes"]:
                 scope_metadata: list[tuple[str, str]] = []
                 for key, value in scope["attributes"].items():
-                    scope_metadata.extend(attribute_labels(key, value))
+                    if otlp.action(key, otlp.scope) == "structured_metadata":
+                        scope_metadata.extend(attribute_labels(key, value))
                 if scope["name"]:
                     scope_metadata.append(("scope_name", scope["name"]))
                 if scope["version"]:
@@ -1829,23 +1836,93 @@ class Loki(StandinApp):
                     scope_metadata.append(("scope_dropped_attributes_count",
                                            str(scope["dropped"])))
                 for record in scope["records"]:
-                    stream.entries.append(otlp_entry(record, resource_metadata,
-                                                     scope_metadata))
+                    log_labels, entry = otlp_entry(record, otlp, resource_metadata,
+                                                   scope_metadata)
+                    stream_for({**stream_labels, **log_labels}).entries.append(entry)
         return list(by_labels.values())
 
 
-def otlp_entry(record: dict[str, Any], resource_metadata: list[tuple[str, str]],
-               scope_metadata: list[tuple[str, str]]) -> Entry:
+class OTLPConfig:
+    """limits_config.otlp_config with the global default index attributes applied
+    (otlp_config.go ApplyGlobalOTLPConfig and actionForAttribute)."""
+
+    def __init__(self, resource: list[dict[str, Any]], scope: list[dict[str, Any]],
+                 log: list[dict[str, Any]], severity_text_as_label: bool) -> None:
+        self.resource = resource
+        self.scope = scope
+        self.log = log
+        self.severity_text_as_label = severity_text_as_label
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> OTLPConfig:
+        defaults_list = cfg(config, "distributor.otlp_config.default_resource_attributes_as_"
+                            "index_labels", DEFAULT_OTLP_INDEX_ATTRIBUTES)
+        resource = list(cfg(config, "limits_config.otlp_config.resource_attributes."
+                                    "attributes_config", []) or [])
+        if not cfg(config, "limits_config.otlp_config.resource_attributes.ignore_defaults",
+                   False) and defaults_list:
+            resource.insert(0, {"action": "index_label", "attributes": defaults_list,
+                                "regex": ""})
+        return cls(resource, list(cfg(config, "limits_config.otlp_config.scope_attributes",
+                                      []) or []),
+                   list(cfg(config, "limits_config.otlp_config.log_attributes", []) or []),
+                   bool(cfg(config, "limits_config.otlp_config.severity_text_as_label", False)))
+
+    @staticmethod
+    def action(attribute: str, configs: list[dict[str, Any]]) -> str:
+        for item in configs:
+            regex = item.get("regex") or ""
+            # relabel.Regexp anchors its expression at both ends.
+            if regex and re.fullmatch(regex, attribute):
+                return item.get("action") or "structured_metadata"
+            if attribute in (item.get("attributes") or []):
+                return item.get("action") or "structured_metadata"
+        return "structured_metadata"
+
+
+def otlp_config_problem(config: dict[str, Any]) -> str:
+    """AttributesConfig.UnmarshalYAML's refusals (they abort the config decode)."""
+    sections = [cfg(config, "limits_config.otlp_config.resource_attributes.attributes_config",
+                    []), cfg(config, "limits_config.otlp_config.scope_attributes", []),
+                cfg(config, "limits_config.otlp_config.log_attributes", [])]
+    for items in sections:
+        for item in items or []:
+            if (item.get("action") or "structured_metadata") not in (
+                    "index_label", "structured_metadata", "drop"):
+                return "unsupported action, it must be one of: drop, index_label, " \
+                       "structured_metadata"
+            if not item.get("attributes") and not item.get("regex"):
+                return "attributes or regex must be set"
+            if item.get("attributes") and item.get("regex"):
+                return "only one of attributes or regex must be set"
+            if item.get("regex"):
+                try:
+                    re.compile(item["regex"])
+                except re.error as error:
+                    return f"error parsing regexp: {error}"
+    return ""
+
+
+def otlp_entry(record: dict[str, Any], otlp: OTLPConfig,
+               resource_metadata: list[tuple[str, str]],
+               scope_metadata: list[tuple[str, str]]) -> tuple[dict[str, str], Entry]:
     """otlpLogToPushEntry: the body as the line, attributes and record fields as
-    structured metadata."""
+    structured metadata (or labels, where the OTLP config says so)."""
     metadata: list[tuple[str, str]] = []
+    log_labels: dict[str, str] = {}
     for key, value in record["attributes"].items():
-        metadata.extend(attribute_labels(key, value))
+        action = otlp.action(key, otlp.log)
+        if action == "structured_metadata":
+            metadata.extend(attribute_labels(key, value))
+        elif action == "index_label":
+            log_labels.update(attribute_labels(key, value))
     if record["time"] and record["observed"]:
         metadata.append(("observed_timestamp", str(record["observed"])))
     if record["severity_number"]:
         metadata.append(("severity_number", str(record["severity_number"])))
     if record["severity_text"]:
+        if otlp.severity_text_as_label:
+            log_labels["severity_text"] = record["severity_text"]
         metadata.append(("severity_text", record["severity_text"]))
     if record["dropped"]:
         metadata.append(("dropped_attributes_count", str(record["dropped"])))
@@ -1857,7 +1934,7 @@ def otlp_entry(record: dict[str, Any], resource_metadata: list[tuple[str, str]],
         metadata.append(("span_id", record["span_id"].hex()))
     ts = record["time"] or record["observed"] or time.time_ns()
     line = otlp_string(record["body"])
-    return Entry(ts, line, metadata + resource_metadata + scope_metadata)
+    return log_labels, Entry(ts, line, metadata + resource_metadata + scope_metadata)
 
 
 def level_from_line(line: str, fields: list[str]) -> str:
@@ -2376,6 +2453,9 @@ def load(argv: list[str], schema: dict[str, Any]) -> tuple[dict[str, Any], dict[
             if level not in LOG_LEVELS:
                 # dskit's log.Level.UnmarshalYAML: its error aborts the decode.
                 raise ConfigError(f'unrecognized log level "{level}"')
+            otlp_problem = otlp_config_problem(config)
+            if otlp_problem:
+                raise ConfigError(otlp_problem)
         except ConfigError as error:
             print(f"failed parsing config: {chosen}: {error}{hint}", file=sys.stderr)
             raise SystemExit(1) from None
