@@ -603,6 +603,17 @@ def test_push_errors(start: Any) -> None:
     assert status == 400 and "parse error" in body
 
 
+def test_push_body_limit(start: Any, tmp_path: Path) -> None:
+    running = start(merge_yaml(role_config(tmp_path / "data"),
+                               "distributor: {max_recv_msg_size: 200}\n"))
+    running.wait_ready()
+    small = [{"stream": {"job": "size"}, "values": [[now_ns(), "x"]]}]
+    assert running.push_json(small) == (204, "")
+    large = [{"stream": {"job": "size"}, "values": [[now_ns(), "x" * 300]]}]
+    status, body = running.push_json(large)
+    assert status == 413 and "limit: 200 bytes" in body
+
+
 def test_protobuf_push_with_structured_metadata(start: Any) -> None:
     running = start()
     running.wait_ready()

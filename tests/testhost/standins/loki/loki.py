@@ -2130,8 +2130,9 @@ class Handler(StandinHandler):
 
     # write path
     def body(self) -> bytes:
-        limit = int(cfg(self.server.app.config, "server.grpc_server_max_recv_msg_size",
-                        100 << 20) or 100 << 20)
+        # distributor.max_recv_msg_size bounds what a push body may be (0: unbounded).
+        limit = int(cfg(self.server.app.config, "distributor.max_recv_msg_size",
+                        100 << 20) or 1 << 40)
         data = self.read_body(limit)
         if data is None:
             raise BadRequest(f"request body too large: {self.headers.get('Content-Length')} "
@@ -2156,7 +2157,8 @@ class Handler(StandinHandler):
             streams = decode_push_json(data)
         else:
             try:
-                streams = decode_push_proto(snappy_decompress(data, 100 << 20))
+                streams = decode_push_proto(snappy_decompress(data, int(cfg(
+                    app.config, "distributor.max_decompressed_size", 5 << 30) or 1 << 40)))
             except DecodeError as error:
                 raise BadRequest(f"snappy/proto: {error}") from None
         app.push(tenant, streams, "loki")
