@@ -28,12 +28,21 @@ Upstream facts this follows (read at tag v3.7.6, not copied):
   field_detection.go, partial acceptance with 400), pkg/validation/validate.go messages,
   pkg/ingester/wal.go (disk usage checked every 10 s against disk_full_threshold, "disk
   usage exceeded threshold, throttling writes", pushes refused with "Ingester is shutting
-  down", loki_ingester_wal_disk_full_failures_total).
+  down", loki_ingester_wal_disk_full_failures_total) and instance.go (a WAL append that
+  fails with ENOSPC keeps the push in memory, counts it and logs "disk full" once; the
+  entries reach the chunks at the next flush or at shutdown).
+- -health (cmd/loki/health.go) asks -health.url, by default http://localhost:3100/ready
+  whatever port the config sets, as upstream does.
 - Read path: https://grafana.com/docs/loki/v3.7.x/reference/loki-http-api/ (response
   shapes, start/end/limit/direction, ns timestamps), LogQL docs for the subset below.
 - Wire formats: logproto push.proto (PushRequest, Stream, Entry, LabelPairAdapter),
   google.protobuf.Timestamp, opentelemetry-proto logs/v1 and common/v1, the OTLP/HTTP
   JSON mapping; snappy block format (lgtm_standin).
+
+Storage here is the stand-in's own: each push is appended and fsynced as a JSON line to
+ingester.wal.dir/standin-wal.jsonl, and moved at each checkpoint (checkpoint_duration)
+into <filesystem chunks directory>/<tenant>/standin-chunks.jsonl; both are read back at
+start, so what was pushed survives restarts and kill -9 as real Loki's WAL does.
 
 What it does NOT do: LogQL beyond stream selectors, line filters, `| json`, `| logfmt`,
 label filters after them, the range aggregations count_over_time, rate, bytes_over_time,
