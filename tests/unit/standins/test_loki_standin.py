@@ -189,6 +189,18 @@ def test_meaning_is_checked_like_upstream() -> None:
         "  delete_request_store: filesystem\n", ""))
     assert several.startswith("MULTIPLE CONFIG ERRORS FOUND, PLEASE READ CAREFULLY\n")
     assert "must specify at least one schema configuration" in config_error("")
+    assert config_error(role_config().replace("period: 24h", "period: 168h")) == \
+        "CONFIG ERROR: invalid schema config: validating period_config: tsdb must always " \
+        "have periodic config for index set to 24h"
+    assert config_error(role_config().replace("schema: v13", "schema: v14")) == \
+        "CONFIG ERROR: invalid schema config: validating period_config: invalid schema version"
+    # PeriodConfig's and DayTime's own decoding refuse these before any validation.
+    assert loki.period_decode_problem(load_text(role_config().replace(
+        "schema: v13", "schema: vx"))) == \
+        'invalid schema version: strconv.Atoi: parsing "x": invalid syntax'
+    assert loki.period_decode_problem(load_text(role_config().replace(
+        "from: '2024-04-01'", "from: 2024-4-1"))) == \
+        'parsing time "2024-4-1" as "2006-01-02": cannot parse "4-1" as "01"'
     no_prefix = role_config().replace("  path_prefix: /loki\n", "").replace(
         "  working_directory: /loki/compactor\n", "")
     assert "`tsdb_shipper`, `active_index_directory` is not set" in config_error(no_prefix)

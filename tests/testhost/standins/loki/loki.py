@@ -57,6 +57,7 @@ connects anywhere: analytics reporting is only logged.
 from __future__ import annotations
 
 import base64
+import calendar
 import contextlib
 import datetime
 import errno
@@ -286,10 +287,43 @@ def apply_dynamic(config: dict[str, Any], explicit: set[str]) -> None:
 
 
 def parse_day(text: str) -> float | None:
+    """time.Parse("2006-01-02", text) as seconds since the epoch, or None."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(text)):
+        return None
     try:
-        return time.mktime(time.strptime(str(text), "%Y-%m-%d")) - time.timezone
+        return calendar.timegm(time.strptime(str(text), "%Y-%m-%d"))
     except ValueError:
         return None
+
+
+def go_date_error(text: str) -> str:
+    """Go's time.Parse("2006-01-02", text) error for a text that is not such a date."""
+    head = f'parsing time "{text}" as "2006-01-02"'
+    rest = text
+    for element, pattern in (("2006", r"\d{4}"), ("-", "-"), ("01", r"\d{2}"), ("-", "-"),
+                             ("02", r"\d{2}")):
+        match = re.match(pattern, rest)
+        if not match:
+            return f'{head}: cannot parse "{rest}" as "{element}"'
+        rest = rest[match.end():]
+    if rest:
+        return f'{head}: extra text: "{rest}"'
+    month = int(text[5:7])
+    if not 1 <= month <= 12:
+        return f'parsing time "{text}": month out of range'
+    return f'parsing time "{text}": day out of range'
+
+
+def period_decode_problem(config: dict[str, Any]) -> str:
+    """What PeriodConfig's and DayTime's UnmarshalYAML refuse (aborting the decode)."""
+    for period in cfg(config, "schema_config.configs", []) or []:
+        day = str(period.get("from", ""))
+        if parse_day(day) is None:
+            return go_date_error(day)
+        version = str(period.get("schema", "")).strip("v")
+        if not re.fullmatch(r"[-+]?\d+", version):
+            return f'invalid schema version: strconv.Atoi: parsing "{version}": invalid syntax'
+    return ""
 
 
 def active_period(periods: list[dict[str, Any]]) -> int:
@@ -315,9 +349,14 @@ def validate_config(config: dict[str, Any]) -> None:
         for index, period in enumerate(periods):
             store = period.get("store", "")
             table_period = cfg(period, "index.period", 0) or 0
+            try:
+                version = int(str(period.get("schema", "")).strip("v"))
+            except ValueError:
+                version = 0
             if store == "tsdb" and table_period != 24 * 3600 * 10**9:
-                schema_error = "tsdb must always have periodic config for index set to 24h"
-            elif not re.fullmatch(r"v\d+", str(period.get("schema", ""))):
+                schema_error = ("validating period_config: tsdb must always have periodic "
+                                "config for index set to 24h")
+            elif version not in (9, 10, 11, 12, 13):
                 schema_error = "validating period_config: invalid schema version"
             if index + 1 < len(periods):
                 this, following = parse_day(period.get("from", "")), parse_day(
@@ -2464,9 +2503,9 @@ def load(argv: list[str], schema: dict[str, Any]) -> tuple[dict[str, Any], dict[
             if level not in LOG_LEVELS:
                 # dskit's log.Level.UnmarshalYAML: its error aborts the decode.
                 raise ConfigError(f'unrecognized log level "{level}"')
-            otlp_problem = otlp_config_problem(config)
-            if otlp_problem:
-                raise ConfigError(otlp_problem)
+            problem = otlp_config_problem(config) or period_decode_problem(config)
+            if problem:
+                raise ConfigError(problem)
         except ConfigError as error:
             print(f"failed parsing config: {chosen}: {error}{hint}", file=sys.stderr)
             raise SystemExit(1) from None
