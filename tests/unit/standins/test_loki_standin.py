@@ -642,6 +642,15 @@ def test_protobuf_push_with_structured_metadata(start: Any) -> None:
         "detected_level": "unknown"}
     labels = json.loads(running.request("/loki/api/v1/labels")[1])["data"]
     assert "trace_id" not in labels and "detected_level" not in labels
+    # Grafana's Explore asks for the labels by kind.
+    status, result = running.query_range('{service_name="shop"} | logfmt', {
+        "X-Loki-Response-Encoding-Flags": "categorize-labels"})
+    assert status == 200
+    assert result["data"]["encodingFlags"] == ["categorize-labels"]
+    [stream] = result["data"]["result"]
+    assert stream["stream"] == {"app": "shop", "job": "alloy", "service_name": "shop"}
+    assert stream["values"] == [[str(stamp), "checkout ok", {"structuredMetadata": {
+        "trace_id": "0af7651916cd43dd", "detected_level": "unknown"}}]]
 
 
 def test_otlp_logs_from_the_opentelemetry_sdk(start: Any) -> None:

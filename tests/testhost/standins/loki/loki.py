@@ -1287,6 +1287,7 @@ class Store:
 class Row:
     labels: dict[str, str]
     entry: Entry
+    stream_labels: dict[str, str] = field(default_factory=dict)
 
 
 class Evaluator:
@@ -1310,7 +1311,7 @@ class Evaluator:
                 self.bytes += len(entry.line.encode())
                 labels = self.pipeline(node["stages"], stream.labels, entry)
                 if labels is not None:
-                    rows.append(Row(labels, entry))
+                    rows.append(Row(labels, entry, stream.labels))
         return rows
 
     @staticmethod
@@ -2289,14 +2290,32 @@ class Handler(StandinHandler):
             rows = evaluator.select(node, start, end)
             rows.sort(key=lambda row: row.entry.ts, reverse=direction == "backward")
             rows = rows[:limit]
-            groups: dict[str, tuple[dict[str, str], list[list[str]]]] = {}
+            # X-Loki-Response-Encoding-Flags: categorize-labels (Grafana's Explore sends
+            # it) keeps the stream to its index labels and gives each entry its structured
+            # metadata and parsed labels apart.
+            flags = [flag.strip() for flag in self.headers.get(
+                "X-Loki-Response-Encoding-Flags", "").split(",") if flag.strip()]
+            categorize = "categorize-labels" in flags
+            groups: dict[str, tuple[dict[str, str], list[list[Any]]]] = {}
             for row in rows:
-                key = format_labels(row.labels)
-                groups.setdefault(key, (row.labels, []))[1].append(
-                    [str(row.entry.ts), row.entry.line])
+                shown = row.stream_labels if categorize else row.labels
+                value: list[Any] = [str(row.entry.ts), row.entry.line]
+                if categorize:
+                    metadata = dict(row.entry.metadata)
+                    parsed = {name: text for name, text in row.labels.items()
+                              if name not in row.stream_labels and name not in metadata}
+                    extra: dict[str, Any] = {}
+                    if metadata:
+                        extra["structuredMetadata"] = metadata
+                    if parsed:
+                        extra["parsed"] = parsed
+                    value.append(extra)
+                groups.setdefault(format_labels(shown), (shown, []))[1].append(value)
             result = [{"stream": labels, "values": values}
                       for labels, values in groups.values()]
             data = {"resultType": "streams", "result": result}
+            if categorize:
+                data["encodingFlags"] = ["categorize-labels"]
             returned = len(rows)
         elif instant:
             kind, value = evaluator.eval(node, start)
