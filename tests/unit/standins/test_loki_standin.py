@@ -414,6 +414,15 @@ def test_metric_queries() -> None:
     kind, vector = evaluator.eval(loki.parse_query(query), 2000)
     assert sorted(vector, key=lambda item: item[0]["env"]) == [({"env": "dev"}, 1.0),
                                                                ({"env": "prod"}, 4.0)]
+    # Grafana's logs volume query.
+    volume = 'sum by (level, detected_level) (count_over_time({job=~".+"} | drop __error__, ' \
+             '__error_details__ [1m]))'
+    kind, vector = evaluator.eval(loki.parse_query(volume), 2000)
+    assert sorted(vector, key=lambda item: item[1]) == [({}, 1.0), ({"detected_level": "info"},
+                                                                    4.0)]
+    kept = loki.parse_query('sum by (env) (count_over_time({job=~".+"} | keep env="dev" [1m]))')
+    assert sorted(evaluator.eval(kept, 2000)[1], key=lambda item: item[1]) == [
+        ({"env": "dev"}, 1.0), ({}, 4.0)]
     kind, vector = evaluator.eval(loki.parse_query('rate({job="api"}[2s])'), 2000)
     assert kind == "vector" and vector[0][1] == 2.0
     for bad in ('{job="api"', "topk(1, x)", '{job=~".*"}', '{env!="prod"}', "sum(", ""):

@@ -964,6 +964,9 @@ class Parser:
                 if name[1] in ("json", "logfmt"):
                     stages.append(("parser", name[1]))
                     continue
+                if name[1] in ("drop", "keep"):
+                    stages.append((name[1], *self.label_list()))
+                    continue
                 op = self.take()
                 if op[1] not in ("=", "==", "!=", "=~", "!~"):
                     raise QueryError(f"parse error at line 1, col {name[2]}: syntax error: "
@@ -977,6 +980,25 @@ class Parser:
             else:
                 break
         return {"type": "log", "matchers": matchers, "stages": stages}
+
+    def label_list(self) -> list[tuple[str, str, str]]:
+        """`| drop a, b="x"` and `| keep ...`: names, or matchers on names."""
+        items = []
+        while True:
+            name = self.take()
+            if name[0] != "ident":
+                raise self.fail(name)
+            if self.peek()[1] in ("=", "!=", "=~", "!~"):
+                op = self.take()[1]
+                value = self.take()
+                if value[0] != "string":
+                    raise self.fail(value)
+                items.append((name[1], op, unquote_string(value[1])))
+            else:
+                items.append((name[1], "", ""))
+            if self.peek()[1] != ",":
+                return items
+            self.take()
 
     def selector(self) -> list[tuple[str, str, str]]:
         self.expect("{")
@@ -1342,6 +1364,14 @@ class Evaluator:
             elif stage[0] == "label" and not matches((stage[1], stage[2], stage[3]),
                                                      labels.get(stage[1], "")):
                 return None
+            elif stage[0] in ("drop", "keep"):
+                hits = {name for name, value in labels.items()
+                        if any(item[0] == name and (not item[1] or matches(item, value))
+                               for item in stage[1:])}
+                if stage[0] == "drop":
+                    labels = {k: v for k, v in labels.items() if k not in hits}
+                else:
+                    labels = {k: v for k, v in labels.items() if k in hits}
         return labels
 
     def eval(self, node: dict[str, Any], ts: int) -> tuple[str, Any]:
