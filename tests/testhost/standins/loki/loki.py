@@ -45,13 +45,13 @@ into <filesystem chunks directory>/<tenant>/standin-chunks.jsonl; both are read 
 start, so what was pushed survives restarts and kill -9 as real Loki's WAL does.
 
 What it does NOT do: LogQL beyond stream selectors, line filters, `| json`, `| logfmt`,
-label filters after them, the range aggregations count_over_time, rate, bytes_over_time,
-bytes_rate, the aggregations sum/count/min/max/avg with by/without, vector(), numbers
-and + - * / (anything else is a 400 parse error saying so); no ruler, no real compactor
-(retention is not applied), no index, no object storage but the filesystem, no tail
-websocket, no real gRPC or memberlist (plain TCP listeners so port checks see them), no
-fields upstream hides from its reference unless the schema lists them. It never
-connects anywhere: analytics reporting is only logged.
+`| drop`, `| keep`, label filters, the range aggregations count_over_time, rate,
+bytes_over_time, bytes_rate, the aggregations sum/count/min/max/avg with by/without,
+vector(), numbers and + - * / (anything else is a 400 parse error saying so); no ruler,
+no real compactor (retention is not applied), no index, no object storage but the
+filesystem, no tail websocket, no real gRPC or memberlist (plain TCP listeners so port
+checks see them), no fields upstream hides from its reference unless the schema lists
+them. It never connects anywhere: analytics reporting is only logged.
 """
 
 from __future__ import annotations
