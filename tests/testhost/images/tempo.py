@@ -1,14 +1,13 @@
-"""Tempo: a contract stand-in (tests/testhost/standins/tempo), not the real Tempo.
-
-The stand-in is issue 16's work: until standins/tempo/tempo.py exists this recipe
-cannot be built, and every scenario that wants the image is reported BLOCKED.
-"""
+"""Tempo: a contract stand-in (tests/testhost/standins/tempo), not the real Tempo."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from testhost import CACHE_DIR, cached_debootstrap, recipe_hash
+
 from images.base import (
+    PYTHON_STANDIN_PACKAGES,
     STANDIN_LIB,
     STANDINS,
     Recipe,
@@ -17,15 +16,21 @@ from images.base import (
     install_python_program,
     install_standin_lib,
     owned_dir,
-    python_standin_rootfs,
 )
 
 UID = 10001
+# python3-h2 carries the OTLP gRPC receiver (HTTP/2); its own cached rootfs, as Alloy's.
+TEMPO_PACKAGES = [*PYTHON_STANDIN_PACKAGES, "python3-h2"]
+
+
+def tempo_rootfs() -> Path:
+    return cached_debootstrap(CACHE_DIR / f"sid-tempo-{recipe_hash(TEMPO_PACKAGES)}", "sid",
+                              TEMPO_PACKAGES)
 
 
 def populate(root: Path, recipe: Recipe) -> None:
     # Upstream's image: /tempo as 10001:10001, no default config, /var/tempo owned by it.
-    copy_tree(python_standin_rootfs(), root)
+    copy_tree(tempo_rootfs(), root)
     program, schema, _lib = recipe.inputs
     install_python_program(program, root / "tempo")
     install_file(schema, root / "usr/share/lgtm-standin/tempo/schema.json", 0o644)

@@ -18,6 +18,7 @@ log's logfmt.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime
 import errno
@@ -1178,3 +1179,230 @@ def render_config(config: dict[str, Any], block: dict[str, Any],
 
 
 # --- main --------------------------------------------------------------------------
+
+
+# --- protobuf and snappy encoding, OTLP values (Tempo's generator, OTLP receivers) --------
+
+def proto_varint(value: int) -> bytes:
+    """A base-128 varint; negative int64 values take ten bytes as two's complement."""
+    value &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def proto_len(field_no: int, payload: bytes) -> bytes:
+    return proto_varint(field_no << 3 | 2) + proto_varint(len(payload)) + payload
+
+
+def proto_uint(field_no: int, value: int) -> bytes:
+    return proto_varint(field_no << 3) + proto_varint(value)
+
+
+def proto_fixed_double(field_no: int, value: float) -> bytes:
+    return proto_varint(field_no << 3 | 1) + struct.pack("<d", value)
+
+
+def snappy_compress(data: bytes) -> bytes:
+    """Snappy block format with literal elements only: valid snappy, no back-references
+    (every decoder accepts it; the size saving does not matter to a test)."""
+    out = bytearray(proto_varint(len(data)))
+    for start in range(0, len(data), 65536):
+        chunk = data[start:start + 65536]
+        length = len(chunk) - 1
+        if length < 60:
+            out.append(length << 2)
+        elif length < 256:
+            out += bytes([60 << 2, length])
+        else:
+            out += bytes([61 << 2]) + struct.pack("<H", length)
+        out += chunk
+    return bytes(out)
+
+
+def otlp_any_value(buf: memoryview, span: tuple[int, int]) -> Any:
+    """opentelemetry.proto.common.v1.AnyValue as its OTLP/JSON object ({"stringValue": ...})."""
+    for number, _wire, value in proto_fields(buf, span[0], span[1]):
+        if number == 1:
+            return {"stringValue": proto_string(buf, value)}
+        if number == 2:
+            return {"boolValue": bool(value)}
+        if number == 3:
+            return {"intValue": str(proto_int64(value))}
+        if number == 4:
+            return {"doubleValue": proto_double(value)}
+        if number == 5:
+            return {"arrayValue": {"values": [
+                otlp_any_value(buf, item) for field, _wire, item
+                in proto_fields(buf, value[0], value[1]) if field == 1]}}
+        if number == 6:
+            return {"kvlistValue": {"values": [
+                otlp_key_value(buf, item) for field, _wire, item
+                in proto_fields(buf, value[0], value[1]) if field == 1]}}
+        if number == 7:
+            return {"bytesValue": base64.b64encode(bytes(buf[value[0]:value[1]])).decode()}
+    return {}
+
+
+def otlp_key_value(buf: memoryview, span: tuple[int, int]) -> dict[str, Any]:
+    """opentelemetry.proto.common.v1.KeyValue as OTLP/JSON."""
+    key, value = "", {}
+    for number, _wire, item in proto_fields(buf, span[0], span[1]):
+        if number == 1:
+            key = proto_string(buf, item)
+        elif number == 2:
+            value = otlp_any_value(buf, item)
+    return {"key": key, "value": value}
+
+
+def otlp_plain(value: dict[str, Any]) -> Any:
+    """An OTLP/JSON AnyValue as a plain Python value (for matching and labels)."""
+    if "stringValue" in value:
+        return value["stringValue"]
+    if "intValue" in value:
+        return int(value["intValue"])
+    if "arrayValue" in value:
+        return [otlp_plain(item) for item in value["arrayValue"].get("values", [])]
+    if "kvlistValue" in value:
+        return {item["key"]: otlp_plain(item.get("value", {}))
+                for item in value["kvlistValue"].get("values", [])}
+    for key in ("boolValue", "doubleValue", "bytesValue"):
+        if key in value:
+            return value[key]
+    return None
+
+
+# --- gRPC over HTTP/2 (unary calls) --------------------------------------------------
+
+class GrpcReply:
+    """A unary call's answer: status 0 with a serialized message, or an error status."""
+
+    def __init__(self, status: int = 0, message: str = "", body: bytes = b"") -> None:
+        self.status = status
+        self.message = message
+        self.body = body
+
+
+class GrpcServer:
+    """Unary gRPC calls over HTTP/2 (https://github.com/grpc/grpc/blob/master/doc/
+    PROTOCOL-HTTP2.md: length-prefixed messages, grpc-status trailers), cleartext h2c with
+    prior knowledge or TLS with ALPN h2. Needs Debian's python3-h2 (in the images that
+    serve gRPC); without it every connection is closed, so the port is still open.
+
+    `call(path, message, headers)` gets the decompressed request message and returns a
+    GrpcReply."""
+
+    def __init__(self, app: StandinApp, sock: socket.socket, call: Any,
+                 tls: ssl.SSLContext | None = None, name: str = "grpc") -> None:
+        self.app = app
+        self.sock = sock
+        self.call = call
+        self.tls = tls
+        self.name = name
+
+    def start(self) -> None:
+        threading.Thread(target=self.serve, daemon=True, name=self.name).start()
+
+    def serve(self) -> None:
+        try:
+            import h2.connection  # noqa: F401 - Debian's python3-h2
+        except ImportError:
+            self.app.log("warn", "gRPC needs python3-h2: connections are closed",
+                         endpoint=str(self.sock.getsockname()[:2]))
+            self.app.tcp_only(self.sock, self.name)
+            return
+        while not self.app.stopping.is_set():
+            try:
+                conn = self.sock.accept()[0]
+            except OSError:
+                return
+            threading.Thread(target=self.connection, args=(conn,), daemon=True,
+                             name=f"{self.name}-conn").start()
+
+    def connection(self, raw: socket.socket) -> None:
+        import h2.config
+        import h2.connection
+        import h2.events
+        import h2.exceptions
+
+        conn_sock: socket.socket = raw
+        if self.tls is not None:
+            try:
+                raw.settimeout(10)
+                conn_sock = self.tls.wrap_socket(raw, server_side=True)
+                conn_sock.settimeout(None)
+            except OSError as error:
+                self.app.log("debug", "grpc: TLS handshake error", err=str(error))
+                raw.close()
+                return
+        conn = h2.connection.H2Connection(
+            config=h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
+        conn.initiate_connection()
+        streams: dict[int, dict[str, Any]] = {}
+        with conn_sock:
+            try:
+                conn_sock.sendall(conn.data_to_send())
+                while True:
+                    data = conn_sock.recv(65536)
+                    if not data:
+                        return
+                    for event in conn.receive_data(data):
+                        if isinstance(event, h2.events.RequestReceived):
+                            streams[event.stream_id] = {"headers": dict(event.headers),
+                                                        "body": bytearray()}
+                        elif isinstance(event, h2.events.DataReceived):
+                            if event.stream_id in streams:
+                                streams[event.stream_id]["body"] += event.data
+                            conn.acknowledge_received_data(event.flow_controlled_length,
+                                                           event.stream_id)
+                        elif isinstance(event, h2.events.StreamEnded):
+                            stream = streams.pop(event.stream_id, None)
+                            if stream is not None:
+                                self.answer(conn, event.stream_id, stream["headers"],
+                                            bytes(stream["body"]))
+                        elif isinstance(event, h2.events.ConnectionTerminated):
+                            conn_sock.sendall(conn.data_to_send())
+                            return
+                    outgoing = conn.data_to_send()
+                    if outgoing:
+                        conn_sock.sendall(outgoing)
+            except (OSError, h2.exceptions.ProtocolError) as error:
+                self.app.log("debug", "grpc: connection closed", err=str(error))
+
+    def answer(self, conn: Any, stream_id: int, headers: dict[str, str], body: bytes) -> None:
+        conn.send_headers(stream_id, [(":status", "200"), ("content-type", "application/grpc")])
+        reply: GrpcReply
+        if len(body) < 5:
+            reply = GrpcReply(13, "grpc: received message without a length prefix")
+        else:
+            compressed, length = body[0], struct.unpack(">I", body[1:5])[0]
+            message = body[5:5 + length]
+            reply = GrpcReply()
+            if compressed:
+                if headers.get("grpc-encoding") != "gzip":
+                    reply = GrpcReply(12, "grpc: Decompressor is not installed for "
+                                          f"grpc-encoding \"{headers.get('grpc-encoding')}\"")
+                else:
+                    import gzip
+                    try:
+                        message = gzip.decompress(message)
+                    except OSError as error:
+                        reply = GrpcReply(13, f"grpc: failed to decompress: {error}")
+            if reply.status == 0:
+                try:
+                    reply = self.call(headers.get(":path", ""), message, headers)
+                except Exception as error:  # noqa: BLE001 - a call's bug is the caller's 13
+                    self.app.log("error", "grpc call failed", err=repr(error))
+                    reply = GrpcReply(13, str(error))
+        if reply.status == 0:
+            conn.send_data(stream_id, b"\x00" + struct.pack(">I", len(reply.body)) + reply.body)
+        trailers = [("grpc-status", str(reply.status))]
+        if reply.message:
+            trailers.append(("grpc-message", reply.message))
+        conn.send_headers(stream_id, trailers, end_stream=True)
