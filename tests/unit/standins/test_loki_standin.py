@@ -433,9 +433,11 @@ def test_metric_queries() -> None:
 # --- the real HTTP server ----------------------------------------------------------------
 
 class Running:
-    def __init__(self, app: Any) -> None:
+    """A client of one stand-in: in process (`app` set) or as a process (port only)."""
+
+    def __init__(self, app: Any, port: int | None = None) -> None:
         self.app = app
-        self.base = f"http://127.0.0.1:{app.http_port}"
+        self.base = f"http://127.0.0.1:{port if port is not None else app.http_port}"
 
     def request(self, path: str, data: bytes | None = None,
                 headers: dict[str, str] | None = None) -> tuple[int, str]:
@@ -913,7 +915,7 @@ ingester: {{lifecycler: {{min_ready_duration: 0s}}}}
 """))
         self.tmp_path = tmp_path
         self.proc: subprocess.Popen[str] | None = None
-        self.running = Running(type("App", (), {"http_port": self.port})())
+        self.running = Running(None, self.port)
 
     def start(self) -> None:
         self.proc = subprocess.Popen([sys.executable, str(STANDIN), f"-config.file={self.config}"],
