@@ -111,8 +111,15 @@ GO_LEAF_TYPES = {
     # dskit's log.Level and log.Format: a name, decoded from a string.
     "log.Level": "string",
     "log.Format": "string",
-    # []float64 buckets and the like: no list-of-numbers type in the decoder.
+    # pkg/util/listtomap (metrics_generator.processors): its UnmarshalYAML reads []string.
+    "listtomap.ListToMap": "strings",
+    # dskit's StringSliceCSVMulti (memberlist.join_members): a comma-separated string or a
+    # list of strings; the decoder has no such type, so any YAML is taken.
+    "flagext.StringSliceCSVMulti": "any",
+    # No list-of-numbers, map-of-bools or timestamp type in the decoder: plain YAML.
     "[]float64": "any",
+    "map[string]bool": "any",
+    "time.Time": "any",
 }
 GO_INT_TYPES = {"int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16",
                 "uint32", "uint64"}
@@ -933,6 +940,8 @@ class FactReader:
         return re.sub(r"\s+", " ", out)
 
     def warnings(self) -> list[dict[str, Any]]:
+        """CheckConfig's checks in order: {"when", "message", "explain"}; a message built at
+        run time is {"format", "args"} (Go verbs, args as expressions over config paths)."""
         text = self.text(CONFIG_GO)
         imports = parse_imports(text)
         start = re.search(r"func \(c \*Config\) CheckConfig\(\) \[\]ConfigWarning \{", text)
@@ -940,48 +949,133 @@ class FactReader:
             raise SystemExit(f"{CONFIG_GO}: no CheckConfig")
         body = brace_body(text, start.end() - 1)
         named = self.named_warnings(text, imports)
+        # `a, b := c.<path>.Validate()`: names the checks below use for its results.
+        bindings: dict[str, str] = {}
+        for bound in re.finditer(r"\n\t(\w+), (\w+) := (c\.[\w.]+)\.(\w+)\(\)\n", body):
+            call = f"{bound.group(4).lower()}({self.yaml_path(bound.group(3))})"
+            bindings[bound.group(1)] = f"{call}.warnings"
+            bindings[bound.group(2)] = f"{call}.error"
         found: list[dict[str, Any]] = []
         for match in re.finditer(r"\n\t(if|for) (.*?) \{\n", body):
             inner = brace_body(body, match.end() - 2)
-            head = match.group(2)
+            when = self.check_condition(match.group(1), match.group(2), imports, bindings,
+                                        text)
             appended = re.search(r"warnings = append\(warnings, (\w+)\)", inner)
             if appended and appended.group(1) in named:
-                entry = {"when": self.condition(head, imports), **named[appended.group(1)]}
-                found.append(entry)
+                found.append({"when": when, **named[appended.group(1)]})
                 continue
-            messages = re.findall(rf"Message:\s*({STRING}|[^,\n]+),", inner)
-            explains = re.findall(rf"Explain:\s*({STRING}|[^,\n]+),", inner)
-            entry = {"when": self.dynamic_condition(match.group(1), head, imports),
-                     "message": self.dynamic_text(messages[0] if messages else ""),
-                     "explain": self.dynamic_text(explains[0] if explains else "")}
+            entry: dict[str, Any] = {"when": when}
+            guard = re.search(r"\n\t\tif (.*?) \{\n", inner)
+            if match.group(1) == "for" and guard:
+                # The check inside the loop, per element.
+                entry["if"] = self.loop_guard(guard.group(1))
+            for key in ("Message", "Explain"):
+                value = re.search(rf"^\s*{key}:\s*(.*),\s*$", inner, re.M)
+                entry[key.lower()] = (self.dynamic_text(value.group(1), bindings)
+                                      if value else "")
             found.append(entry)
-        for index, block in enumerate(re.finditer(r"\n\t(\w+), (\w+) := (.*?)\n", body)):
-            # `dcWarnings, dcErr := c.<path>.Validate()`: the warnings above whose
-            # conditions use these names come from that validation.
-            found.insert(0, {"validation": self.dynamic_text(block.group(3)),
-                             "results": [block.group(1), block.group(2)], "order": index})
         return found
 
-    def dynamic_condition(self, keyword: str, head: str, imports: dict[str, str]) -> str:
+    def check_condition(self, keyword: str, head: str, imports: dict[str, str],
+                        bindings: dict[str, str], text: str) -> str:
         if keyword == "for":
-            loop = re.fullmatch(r"(?:\w+, )?(\w+) := range (c\.[\w.]+)", head)
-            if loop:
-                return f"for {loop.group(1)} in {self.yaml_path(loop.group(2))}"
+            loop = re.fullmatch(r"(?:\w+, )?(\w+) := range ([\w.]+)", head)
+            if loop is None:
+                raise SystemExit(f"{CONFIG_GO}: cannot read the loop {head!r}")
+            over = loop.group(2)
+            over = bindings.get(over) or self.yaml_path(over)
+            return f"for {loop.group(1)} in {over}"
+        head = re.sub(r"\b(\w+)\b", lambda m: bindings.get(m.group(1), m.group(1)), head)
+        head = re.sub(r"!(c\.[\w.]+)\.IsZero\(\)", r"\1 != null", head)
+        if re.fullmatch(r"c\.tracesAndOverridesStorageConflict\(\)", head):
+            return self.storage_conflict(text, imports)
         return self.condition(head, imports)
 
-    def dynamic_text(self, expr: str) -> str:
-        """A message built at run time: the literal parts kept, the Go parts as paths."""
+    def loop_guard(self, head: str) -> str:
+        valid = re.fullmatch(r"!traceql\.IsValidTransformationName\((\w+)\)", head)
+        if valid:
+            return f"{valid.group(1)} not in {json.dumps(self.transformation_names())}"
+        raise SystemExit(f"{CONFIG_GO}: cannot read the loop check {head!r}")
+
+    def storage_conflict(self, text: str, imports: dict[str, str]) -> str:
+        """tracesAndOverridesStorageConflict as one condition over both storage blocks."""
+        start = re.search(r"func \(c \*Config\) tracesAndOverridesStorageConflict\(\) bool \{",
+                          text)
+        if start is None:
+            raise SystemExit(f"{CONFIG_GO}: no tracesAndOverridesStorageConflict")
+        body = brace_body(text, start.end() - 1)
+        trace = re.search(r"traceStorage := (c\.[\w.]+)", body)
+        other = re.search(r"overridesStorage := (c\.[\w.]+)", body)
+        if trace is None or other is None:
+            raise SystemExit(f"{CONFIG_GO}: tracesAndOverridesStorageConflict changed")
+        trace_path, other_path = self.yaml_path(trace.group(1)), self.yaml_path(other.group(1))
+        backend = self.yaml_path(trace.group(1) + ".Backend").rpartition(".")[2]
+        alternatives = []
+        for case in re.finditer(r"case (\w+)\.(\w+):\s*return traceStorage\.(\w+)\.PathMatches"
+                                r"\(overridesStorage\.\w+\)", body):
+            value = self.const(self.import_dir(imports, case.group(1)), case.group(2))
+            sub = self.yaml_path(f"{trace.group(1)}.{case.group(3)}")
+            info = self.walker.blocks[trace_path]["fields"][sub.rpartition(".")[2]]
+            package = info["go"].partition(".")[0]
+            matches = self.path_matches(f"{self.import_dir(imports, case.group(1))}/{package}")
+            parts = [f'{trace_path}.{backend} == "{value}"']
+            for go_name in matches:
+                yaml_name = self.yaml_path(f"{trace.group(1)}.{case.group(3)}.{go_name}")
+                tail = yaml_name[len(trace_path):]
+                parts.append(f"{trace_path}{tail} == {other_path}{tail}")
+            alternatives.append("(" + " and ".join(parts) + ")")
+        if not alternatives:
+            raise SystemExit(f"{CONFIG_GO}: tracesAndOverridesStorageConflict has no cases")
+        return (f"{trace_path}.{backend} == {other_path}.{backend} and ("
+                + " or ".join(alternatives) + ")")
+
+    def path_matches(self, directory: str) -> list[str]:
+        """The Go fields a backend config's PathMatches compares."""
+        for path in sorted(self.source.dirs.get(directory, [])):
+            found = re.search(r"func \(cfg \*Config\) PathMatches\(other \*Config\) bool \{"
+                              r"\s*return (.*?)\n", self.text(path))
+            if found:
+                return re.findall(r"cfg\.(\w+) == other\.\1", found.group(1))
+        raise SystemExit(f"{directory}: no PathMatches")
+
+    def dynamic_text(self, expr: str, bindings: dict[str, str]) -> Any:
+        """A message built at run time: {"format": Go format, "args": [expressions]}."""
         expr = expr.strip()
         if re.fullmatch(STRING, expr):
             return go_string(expr)
         sprintf = re.fullmatch(rf"fmt\.Sprintf\(({STRING}),\s*(.*)\)", expr, re.S)
         if sprintf:
-            return f"format {go_string(sprintf.group(1))!r} % ({sprintf.group(2)})"
+            return {"format": go_string(sprintf.group(1)),
+                    "args": [self.dynamic_arg(arg, bindings)
+                             for arg in sprintf.group(2).split(",")]}
         concat = re.fullmatch(rf"({STRING})\s*\+\s*(.*)", expr, re.S)
         if concat:
-            return f"{go_string(concat.group(1))!r} + ({concat.group(2)})"
-        expr = re.sub(r"\bc(?:\.[A-Z]\w*)+", lambda m: self.yaml_path(m.group(0)), expr)
-        return f"runtime: {expr}"
+            rest = self.dynamic_arg(concat.group(2), bindings)
+            if isinstance(rest, list):
+                # A list of known names joined: the text is fixed.
+                return go_string(concat.group(1)) + ", ".join(rest)
+            return {"format": go_string(concat.group(1)) + "%s", "args": [rest]}
+        return {"format": "%s", "args": [self.dynamic_arg(expr, bindings)]}
+
+    def dynamic_arg(self, expr: str, bindings: dict[str, str]) -> Any:
+        expr = expr.strip()
+        error = re.fullmatch(r"(\w+)\.Error\(\)", expr)
+        if error:
+            return bindings.get(error.group(1), error.group(1)) + ".text"
+        if re.fullmatch(r'strings\.Join\(traceql\.KnownTransformationNames\(\), ", "\)', expr):
+            return self.transformation_names()
+        return expr
+
+    def transformation_names(self) -> list[str]:
+        """pkg/traceql's knownTransformationNames: "all", then each registered rewriter."""
+        text = self.text("pkg/traceql/ast_rewriter.go")
+        chain = re.search(r"var defaultTransformations = \[\]namedTransformation\{", text)
+        if chain is None or "names[0] = TransformationAll" not in text:
+            raise SystemExit("pkg/traceql: the transformation names moved")
+        names = [self.const("pkg/traceql", "TransformationAll")]
+        for item in re.finditer(r"\{(\w+),", brace_body(text, chain.end() - 1)):
+            names.append(self.const("pkg/traceql", item.group(1)))
+        return names
 
     def named_warnings(self, text: str, imports: dict[str, str]) -> dict[str, dict[str, str]]:
         named: dict[str, dict[str, str]] = {}
@@ -1077,7 +1171,8 @@ def go_map_literal(body: str) -> dict[str, Any]:
         if rest.startswith("nil"):
             result[go_string(match.group(1))] = None
         else:
-            brace = rest.index("{")
+            # `map[string]interface{}{...}`: the literal's brace follows the type's.
+            brace = rest.index("{", rest.index("interface{}") + len("interface{}"))
             result[go_string(match.group(1))] = go_map_literal(brace_body(rest, brace))
     return result
 
