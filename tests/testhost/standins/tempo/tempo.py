@@ -1028,7 +1028,8 @@ class Handler(StandinHandler):
     def dispatch(self, app: Tempo, path: str, api: str) -> None:
         if path == "/ready":
             problem = app.ready_problem()
-            self.send(503 if problem else 200, problem or "ready\n")
+            # http.Error appends a newline to every message.
+            self.send(503 if problem else 200, (problem or "ready") + "\n")
         elif path == "/metrics":
             self.metrics(app)
         elif path == "/status/config" or path == "/status":
