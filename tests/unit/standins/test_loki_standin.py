@@ -887,6 +887,17 @@ def test_labels_and_series_edge_cases(start: Any) -> None:
     assert running.lines('{job=~"a|b"}', since="3h", limit="1") == ["now"]
 
 
+def test_server_path_prefix_and_instrumentation(start: Any) -> None:
+    running = start(overrides=TEST_SERVER.replace(
+        "  grpc_listen_port: 0\n", "  grpc_listen_port: 0\n  http_path_prefix: /logs\n"
+        "  register_instrumentation: false\n"))
+    assert running.request("/ready") == (404, "404 page not found\n")
+    assert running.request("/logs/ready") == (200, "ready\n")
+    assert running.request("/logs/metrics")[0] == 404
+    status, _body = running.request("/logs/loki/api/v1/labels")
+    assert status == 200
+
+
 def test_data_directories_created_at_start(start: Any, tmp_path: Path) -> None:
     start()
     data = tmp_path / "data"

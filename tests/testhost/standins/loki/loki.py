@@ -2069,9 +2069,18 @@ class Handler(StandinHandler):
         self.body_consumed = False
         app: Loki = self.server.app
         path = unquote(urlsplit(self.path).path)
-        public = {"/ready": self.ready, "/metrics": self.metrics, "/config": self.config_page,
+        # dskit's server.http_path_prefix puts every route under it.
+        prefix = str(cfg(app.config, "server.http_path_prefix", "") or "").rstrip("/")
+        if prefix:
+            if path != prefix and not path.startswith(prefix + "/"):
+                self.error(404, "404 page not found")
+                return
+            path = path[len(prefix):] or "/"
+        public = {"/ready": self.ready, "/config": self.config_page,
                   "/services": self.services, "/loki/api/v1/status/buildinfo": self.buildinfo,
                   "/": self.index}
+        if cfg(app.config, "server.register_instrumentation", True):
+            public["/metrics"] = self.metrics
         if path in public:
             if self.command not in ("GET", "HEAD"):
                 self.send(405, "")
