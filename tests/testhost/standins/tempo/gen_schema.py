@@ -78,6 +78,7 @@ DISTRIBUTOR_CONFIG_GO = "modules/distributor/config.go"
 DISTRIBUTOR_GO = "modules/distributor/distributor.go"
 EXTENSION_GO = "modules/overrides/extension.go"
 OVERRIDES_CONFIG_GO = "modules/overrides/config.go"
+RUNTIME_OVERRIDES_GO = "modules/overrides/runtime_config_overrides.go"
 # The receiver factories Tempo's distributor builds (modules/distributor/receiver/shim.go),
 # and where each keeps its default endpoints.
 RECEIVER_FACTORIES = {
@@ -1142,6 +1143,19 @@ class FactReader:
                          r"err, legacyErr\)", config)
         if unknown is None or both is None:
             raise SystemExit("modules/overrides: the extension or legacy error text moved")
+        legacy = re.search(r"type legacyConfig struct \{", config)
+        runtime = self.text(RUNTIME_OVERRIDES_GO)
+        if (legacy is None
+                or not re.search(r"if isExtensionError\(err\) \|\| isExtensionKeyError\(err\) "
+                                 r"\{\s*return err", config)
+                or not re.search(r"if isExtensionError\(err\) \|\| "
+                                 r"!isLegacyExtensionKeyError\(err\) \{\s*return err", runtime)):
+            raise SystemExit("modules/overrides: the legacy fallback rules changed")
+        legacy_fields = []
+        for _names, _expr, tag in struct_fields(brace_body(config, legacy.end() - 1)):
+            key = (tag_value(tag, "yaml") or "").split(",")[0]
+            if key:
+                legacy_fields.append(key)
         registered = re.findall(r"\bRegisterExtension\(", "".join(
             self.text(path) for directory, paths in self.source.dirs.items()
             if not directory.startswith("vendor/") and directory.startswith(("modules", "cmd"))
@@ -1158,6 +1172,16 @@ class FactReader:
             # decode sets the legacy-config warning of -config.verify.
             "both_formats_failed_error": go_string(both.group(1)),
             "new_format_type": self.walker.blocks["overrides"]["type"],
+            # `overrides:` in the legacy format: legacy_overrides_root's keys inline, plus
+            # these keys of the new format (typed as in root's overrides block).
+            "legacy_config_fields": legacy_fields,
+            # When the legacy format is tried: in the config file on any error but an
+            # extension's own (bad value) or an unknown extension key that is no legacy
+            # field name; in the per-tenant file only on an unknown key that is a legacy
+            # field name (each tenant then decodes as legacy_overrides_root).
+            "config_legacy_fallback": "any error except extension errors and unknown "
+                                      "non-legacy extension keys",
+            "per_tenant_legacy_fallback": "unknown extension key that is a legacy field name",
         }
 
 
@@ -1204,13 +1228,15 @@ def extract(git_dir: Path, ref: str, out: Path) -> None:
             "@gopkg.in/yaml.v2")
         if yaml_import is None:
             raise SystemExit(f"{MAIN_GO}: the config is no longer read with yaml v2")
+        header = re.search(r'"msg", "(-- CONFIGURATION WARNINGS --)"', main)
+        if header is None:
+            raise SystemExit(f"{MAIN_GO}: the -config.verify warnings header moved")
         reader = FactReader(source, walker)
         facts = {
             "verify_warnings": reader.warnings(),
             # -config.verify=true: with warnings, this line first, then one per warning
             # (msg=<message>, explain=<explain> when not empty), all at level warn; exit 1.
-            "verify_header": re.search(r'"msg", "(-- CONFIGURATION WARNINGS --)"',
-                                       main).group(1),  # type: ignore[union-attr]
+            "verify_header": header.group(1),
             "single_binary_targets": [reader.const("cmd/tempo/app", "SingleBinary")],
             "receivers": reader.receivers(),
             "overrides": reader.overrides(),
