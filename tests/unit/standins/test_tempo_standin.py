@@ -579,3 +579,13 @@ def test_exemplar_trace_ids_lose_their_leading_zeros() -> None:
     plain = decode_write_request(standin_lib.snappy_compress(
         app.generator.write_request(send_exemplars=False)))
     assert not any(item["exemplars"] for item in plain)
+
+
+def test_health_flag_asks_the_ready_endpoint(process: Any, tmp_path: Path) -> None:
+    proc = process()
+    url = f"-health.url=http://127.0.0.1:{proc.ports['http']}/ready"
+    assert run_cli(tmp_path, "-health", url).returncode == 1, "nothing listens yet"
+    proc.start()
+    proc.wait_ready()
+    assert run_cli(tmp_path, "-health", url).returncode == 0
+    proc.kill()
