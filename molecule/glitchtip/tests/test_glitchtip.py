@@ -20,7 +20,9 @@ from lgtm_molecule import assert_noop_run, container_identity, image_kind, run_p
 INSTANCE = "lgtm-glitchtip"
 ADMIN = "admin@lgtm.test"
 ORG = "lgtm"
-UNITS = ["postgres", "valkey", "migrate", "web", "worker", "beat"]
+# The scenario runs the role's default pin line, 6.x: one worker with its scheduler, no
+# Celery beat (5.x's separate unit).
+UNITS = ["postgres", "valkey", "migrate", "web", "worker"]
 SECRETS = "/etc/lgtm/glitchtip/secrets"
 BACKUPS = "/var/backups/lgtm/glitchtip"
 DIGEST = "0" * 64
@@ -99,8 +101,14 @@ def test_all_units_active_and_started_in_dependency_order(root):
         ).stdout.strip()
         started[unit] = int(value)
     assert started["postgres"] < started["migrate"] and started["valkey"] < started["migrate"]
-    for unit in ("web", "worker", "beat"):
+    for unit in ("web", "worker"):
         assert started["migrate"] < started[unit], f"{unit} started before migrations finished"
+
+
+def test_no_celery_beat_on_the_6x_line(root):
+    # 6.x has no beat role (its start script refuses it): the role must not make the unit.
+    assert not root.file("/etc/containers/systemd/lgtm-glitchtip-beat.container").exists
+    assert root.run("systemctl cat lgtm-glitchtip-beat.service").rc != 0
 
 
 def test_units_depend_on_each_other_and_start_at_boot(root):
@@ -124,7 +132,16 @@ def test_migrations_ran_once(root):
     assert log.count("Finished lgtm-glitchtip-migrate.service") == 1, log[-3000:]
     assert "Run Django migrations" in log and "Create and delete Postgres partitions" in log
     applied = int(psql(root, "SELECT count(*) FROM django_migrations"))
-    assert applied > 50, "the real backend's migrations are in the database"
+    # Every migration the image ships is recorded as applied in the database.
+    shown = root.run("podman exec lgtm-glitchtip-web ./manage.py showmigrations")
+    assert shown.rc == 0, shown.stderr
+    marks = [line.strip()[:3] for line in shown.stdout.splitlines()
+             if line.strip().startswith("[")]
+    assert marks and "[ ]" not in marks, shown.stdout
+    assert applied >= len(marks) > 0
+    image = root.run("podman inspect --format '{{.ImageName}}' lgtm-glitchtip-web").stdout.strip()
+    if image_kind(root, image) == "upstream":
+        assert applied > 50, "the real backend's migrations are in the database"
 
 
 def test_unchanged_run_changes_restarts_and_migrates_nothing(root):
@@ -153,8 +170,30 @@ def test_health_on_8200_and_port_8000_in_the_container(root, web_port):
         ).stdout
     )
     assert bindings == {"8000/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8200"}]}
-    env = root.run("podman exec lgtm-glitchtip-web printenv PORT").stdout.strip()
-    assert env == "8000", "the image's default is 8080; the role sets 8000"
+    # 6.x's Granian reads GRANIAN_PORT (never PORT, which its start script overwrites).
+    env = root.run("podman exec lgtm-glitchtip-web printenv GRANIAN_PORT").stdout.strip()
+    assert env == "8000", "the role sets the port the 6.x line reads"
+    assert root.run("podman exec lgtm-glitchtip-web printenv PORT").rc != 0, "PORT is 5.x's"
+
+
+@pytest.mark.parametrize(("port", "answers"), [(8000, True), (8080, False)])
+def test_web_answers_on_the_port_the_role_publishes_only(root, port, answers):
+    # Inside the container: 8000, which the role publishes, answers; 8080, the 5.x
+    # image's default, does not.
+    probe = (
+        "import socket, sys\n"
+        f"try:\n    socket.create_connection(('127.0.0.1', {port}), 5).close()\n"
+        "except OSError:\n    sys.exit(3)\n"
+    )
+    result = root.run("podman exec lgtm-glitchtip-web python -c %s", probe)
+    assert result.rc == (0 if answers else 3), (port, result.stdout, result.stderr)
+    if answers:
+        health = root.run(
+            "podman exec lgtm-glitchtip-web python -c %s",
+            f"import urllib.request; print(urllib.request.urlopen("
+            f"'http://127.0.0.1:{port}/_health/', timeout=10).read().decode())",
+        )
+        assert health.stdout.strip() == "ok", health.stderr
 
 
 def test_postgres_and_valkey_are_not_published(root):
@@ -361,8 +400,11 @@ def test_test_image_keeps_upstreams_layout(root):
     assert config["WorkingDir"] == "/code"
     assert config["Cmd"] == ["./bin/start.sh"]
     assert not config.get("Entrypoint")
-    assert "PORT=8080" in config["Env"], "upstream's default port, which the role overrides"
-    assert "real GlitchTip backend" in config["Labels"]["lgtm.stack.test-image"]
+    # 6.x: Granian on 8000, no PORT in the image (5.x's image set PORT=8080).
+    assert not [env for env in config["Env"] if env.startswith("PORT=")], config["Env"]
+    assert list(config.get("ExposedPorts") or {}) == ["8000/tcp"]
+    assert "docker.io/glitchtip/glitchtip:v6." in config["Labels"]["lgtm.stack.test-image"]
+    assert config["Labels"]["lgtm.stack.test-image.kind"] == "stand-in"
     owners = root.run(
         f"podman run --rm --entrypoint stat {image} -c '%u:%g %n' /code /code/uploads /code/bin"
     ).stdout.split("\n")
