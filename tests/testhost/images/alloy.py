@@ -8,11 +8,13 @@ from testhost import CACHE_DIR, cached_debootstrap, recipe_hash
 
 from images.base import (
     PYTHON_STANDIN_PACKAGES,
+    STANDIN_LIB,
     STANDINS,
     Recipe,
     copy_tree,
     install_file,
     install_python_program,
+    install_standin_lib,
 )
 
 # systemd's real journalctl reads the host's journal files mounted into the container
@@ -28,9 +30,11 @@ def alloy_rootfs() -> Path:
 
 def populate(root: Path, recipe: Recipe) -> None:
     copy_tree(alloy_rootfs(), root)
-    program, schema = recipe.inputs
+    program, schema, _lib = recipe.inputs
     install_python_program(program, root / "bin/alloy")
     install_file(schema, root / "usr/share/lgtm-standin/alloy/schema.json", 0o644)
+    # The shared stand-in module (protobuf/snappy encoding, the gRPC server).
+    install_standin_lib(root)
     (root / "etc/alloy").mkdir(parents=True, exist_ok=True)
     # Upstream ships an example config at the path its CMD names.
     (root / "etc/alloy/config.alloy").write_text(
@@ -47,5 +51,5 @@ def recipes() -> list[Recipe]:
         # "/etc/alloy/config.alloy", "--storage.path=/var/lib/alloy/data"], root, EXPOSE 12345.
         user="0:0", entrypoint=["/bin/alloy"],
         cmd=["run", "/etc/alloy/config.alloy", "--storage.path=/var/lib/alloy/data"],
-        inputs=[STANDINS / "alloy/alloy.py", STANDINS / "alloy/schema.json"],
+        inputs=[STANDINS / "alloy/alloy.py", STANDINS / "alloy/schema.json", STANDIN_LIB],
         populate=populate, exposes=[12345])]

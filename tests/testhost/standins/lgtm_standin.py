@@ -1296,15 +1296,18 @@ class GrpcServer:
     serve gRPC); without it every connection is closed, so the port is still open.
 
     `call(path, message, headers)` gets the decompressed request message and returns a
-    GrpcReply."""
+    GrpcReply; `log(level, msg, **fields)` is the program's own logger (Alloy's and the
+    StandinApp's differ), `stopping` ends the accept loop."""
 
-    def __init__(self, app: StandinApp, sock: socket.socket, call: Any,
-                 tls: ssl.SSLContext | None = None, name: str = "grpc") -> None:
-        self.app = app
+    def __init__(self, sock: socket.socket, call: Any, log: Any,
+                 tls: ssl.SSLContext | None = None, name: str = "grpc",
+                 stopping: threading.Event | None = None) -> None:
         self.sock = sock
         self.call = call
+        self.log = log
         self.tls = tls
         self.name = name
+        self.stopping = stopping or threading.Event()
 
     def start(self) -> None:
         threading.Thread(target=self.serve, daemon=True, name=self.name).start()
@@ -1312,16 +1315,22 @@ class GrpcServer:
     def serve(self) -> None:
         try:
             import h2.connection  # noqa: F401 - Debian's python3-h2
+            speaks_h2 = True
         except ImportError:
-            self.app.log("warn", "gRPC needs python3-h2: connections are closed",
-                         endpoint=str(self.sock.getsockname()[:2]))
-            self.app.tcp_only(self.sock, self.name)
-            return
-        while not self.app.stopping.is_set():
+            # Without an HTTP/2 library the port is open (port checks see it) and every
+            # connection is closed.
+            speaks_h2 = False
+            host, port = self.sock.getsockname()[:2]
+            self.log("warn", "gRPC needs python3-h2: connections are closed",
+                     endpoint=f"{host}:{port}")
+        while not self.stopping.is_set():
             try:
                 conn = self.sock.accept()[0]
             except OSError:
                 return
+            if not speaks_h2:
+                conn.close()
+                continue
             threading.Thread(target=self.connection, args=(conn,), daemon=True,
                              name=f"{self.name}-conn").start()
 
@@ -1338,7 +1347,7 @@ class GrpcServer:
                 conn_sock = self.tls.wrap_socket(raw, server_side=True)
                 conn_sock.settimeout(None)
             except OSError as error:
-                self.app.log("debug", "grpc: TLS handshake error", err=str(error))
+                self.log("debug", "grpc: TLS handshake error", err=str(error))
                 raw.close()
                 return
         conn = h2.connection.H2Connection(
@@ -1373,7 +1382,7 @@ class GrpcServer:
                     if outgoing:
                         conn_sock.sendall(outgoing)
             except (OSError, h2.exceptions.ProtocolError) as error:
-                self.app.log("debug", "grpc: connection closed", err=str(error))
+                self.log("debug", "grpc: connection closed", err=str(error))
 
     def answer(self, conn: Any, stream_id: int, headers: dict[str, str], body: bytes) -> None:
         conn.send_headers(stream_id, [(":status", "200"), ("content-type", "application/grpc")])
@@ -1398,7 +1407,7 @@ class GrpcServer:
                 try:
                     reply = self.call(headers.get(":path", ""), message, headers)
                 except Exception as error:  # noqa: BLE001 - a call's bug is the caller's 13
-                    self.app.log("error", "grpc call failed", err=repr(error))
+                    self.log("error", "grpc call failed", err=repr(error))
                     reply = GrpcReply(13, str(error))
         if reply.status == 0:
             conn.send_data(stream_id, b"\x00" + struct.pack(">I", len(reply.body)) + reply.body)

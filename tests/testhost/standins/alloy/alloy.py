@@ -95,6 +95,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+# Shared with the other stand-ins (installed beside this program in the image): protobuf
+# and snappy encoding and the unary gRPC server.
+from lgtm_standin import (  # noqa: E402 - the module sits beside this directory in the repo
+    GrpcReply,
+    GrpcServer,
+    snappy_compress,
+)
+from lgtm_standin import proto_fixed_double as pb_double  # noqa: E402
+from lgtm_standin import proto_len as pb_len  # noqa: E402
+from lgtm_standin import proto_uint as pb_varint  # noqa: E402
+
 VERSION = "v1.18.1"
 SCHEMA_PATHS = [
     Path(os.environ.get("LGTM_ALLOY_SCHEMA", "/nonexistent")),
@@ -767,31 +780,6 @@ def _expressions(items: list[Attr | Block]) -> list[Expr]:
 
 # ---------------------------------------------------------------------------- wire formats
 
-def varint(value: int) -> bytes:
-    value &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def pb_len(field_no: int, payload: bytes) -> bytes:
-    return varint(field_no << 3 | 2) + varint(len(payload)) + payload
-
-
-def pb_varint(field_no: int, value: int) -> bytes:
-    return varint(field_no << 3) + varint(value)
-
-
-def pb_double(field_no: int, value: float) -> bytes:
-    return varint(field_no << 3 | 1) + struct.pack("<d", value)
-
-
 def pb_fields(data: bytes) -> list[tuple[int, int, Any]]:
     """Decode one protobuf message level: (field number, wire type, value)."""
     out = []
@@ -826,22 +814,6 @@ def pb_fields(data: bytes) -> list[tuple[int, int, Any]]:
         else:
             raise ValueError(f"unsupported wire type {wire}")
     return out
-
-
-def snappy_compress(data: bytes) -> bytes:
-    """Snappy block format with literal elements only: valid snappy, no back-references."""
-    out = bytearray(varint(len(data)))
-    for start in range(0, len(data), 65536):
-        chunk = data[start:start + 65536]
-        length = len(chunk) - 1
-        if length < 60:
-            out.append(length << 2)
-        elif length < 256:
-            out += bytes([60 << 2, length])
-        else:
-            out += bytes([61 << 2]) + struct.pack("<H", length)
-        out += chunk
-    return bytes(out)
 
 
 def go_quote(value: str) -> str:
@@ -1320,90 +1292,27 @@ class OtelReceiverOtlp(Component):
             serve_http(host, port, self.handler(paths), self.id)
         for grpc in self.block_args("grpc"):
             host, port = split_hostport(grpc.get("endpoint", "0.0.0.0:4317"))
-            self.thread(self.grpc_unimplemented, host, port)
+            self.thread(self.grpc_serve, host, port)
 
-    def grpc_unimplemented(self, host: str, port: int) -> None:
-        server = socket.create_server((host, port), reuse_port=False)
-        try:
-            import h2.connection  # noqa: F401 (Debian's python3-h2, in the test image)
-        except ImportError:
-            # Without an HTTP/2 library the port is open (port checks see it) and every
-            # connection is closed.
-            log("warn", "OTLP gRPC needs python3-h2; connections are closed",
-                component=self.id, endpoint=f"{host}:{port}")
-            while True:
-                connection, _address = server.accept()
-                connection.close()
-        log("info", "OTLP gRPC server listening", component=self.id, endpoint=f"{host}:{port}")
-        while True:
-            connection, _address = server.accept()
-            self.thread(self.grpc_connection, connection)
-
-    def grpc_connection(self, connection: socket.socket) -> None:
+    def grpc_serve(self, host: str, port: int) -> None:
         """gRPC over cleartext HTTP/2 (h2c with prior knowledge, as OTLP exporters with
-        `insecure` connect): unary Export calls of the three OTLP services."""
-        import h2.config
-        import h2.connection
-        import h2.events
+        `insecure` connect): unary Export calls of the three OTLP services, through the
+        shared lgtm_standin.GrpcServer (python3-h2; without it connections are closed)."""
+        server = socket.create_server((host, port), reuse_port=False)
+        log("info", "OTLP gRPC server listening", component=self.id, endpoint=f"{host}:{port}")
+        GrpcServer(server, self.grpc_call, log, name=self.id).serve()
 
-        conn = h2.connection.H2Connection(
-            config=h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
-        conn.initiate_connection()
-        connection.sendall(conn.data_to_send())
-        streams: dict[int, dict[str, Any]] = {}
-        with connection:
-            while True:
-                try:
-                    data = connection.recv(65536)
-                except OSError:
-                    return
-                if not data:
-                    return
-                for event in conn.receive_data(data):
-                    if isinstance(event, h2.events.RequestReceived):
-                        streams[event.stream_id] = {"headers": dict(event.headers),
-                                                    "body": bytearray()}
-                    elif isinstance(event, h2.events.DataReceived):
-                        streams[event.stream_id]["body"] += event.data
-                        conn.acknowledge_received_data(event.flow_controlled_length,
-                                                       event.stream_id)
-                    elif isinstance(event, h2.events.StreamEnded):
-                        stream = streams.pop(event.stream_id)
-                        self.grpc_call(conn, event.stream_id, stream["headers"],
-                                       bytes(stream["body"]))
-                    elif isinstance(event, h2.events.ConnectionTerminated):
-                        connection.sendall(conn.data_to_send())
-                        return
-                outgoing = conn.data_to_send()
-                if outgoing:
-                    connection.sendall(outgoing)
-
-    def grpc_call(self, conn: Any, stream_id: int, headers: dict[str, str], body: bytes) -> None:
-        service = headers.get(":path", "")
-        signal_name = GRPC_SERVICES.get(service)
-        conn.send_headers(stream_id, [(":status", "200"), ("content-type", "application/grpc")])
-        if signal_name is None or len(body) < 5:
-            conn.send_headers(stream_id, [("grpc-status", "12"),
-                                          ("grpc-message", f"unknown service {service}")],
-                              end_stream=True)
-            return
-        # A length-prefixed message: compressed flag, big-endian length, protobuf.
-        compressed, length = body[0], struct.unpack(">I", body[1:5])[0]
-        message = body[5:5 + length]
-        if compressed:
-            if headers.get("grpc-encoding") != "gzip":
-                conn.send_headers(stream_id, [("grpc-status", "12"),
-                                              ("grpc-message", "unsupported grpc-encoding")],
-                                  end_stream=True)
-                return
-            message = gzip.decompress(message)
+    def grpc_call(self, path: str, message: bytes, headers: dict[str, str]) -> GrpcReply:
+        del headers
+        signal_name = GRPC_SERVICES.get(path)
+        if signal_name is None:
+            return GrpcReply(12, f"unknown service {path}")
         self.runtime.count(f"otelcol_receiver_accepted_{signal_name}_requests_total", self.id)
         output = self.block_args("output")
         forward_otel(output[0].get(signal_name, []) if output else [],
                      OtelPayload(signal_name, message, "application/x-protobuf"))
         # An empty Export*ServiceResponse, then the status in the trailers.
-        conn.send_data(stream_id, b"\x00\x00\x00\x00\x00")
-        conn.send_headers(stream_id, [("grpc-status", "0")], end_stream=True)
+        return GrpcReply()
 
     def handler(self, paths: dict[str, str]) -> Any:
         component = self

@@ -905,8 +905,8 @@ class Tempo(StandinApp):
             grpc = protocols["grpc"] or {}
             host, port = split_endpoint(str(grpc.get("endpoint") or "localhost:4317"))
             sock = self.listen(host, port)
-            GrpcServer(self, sock, self.grpc_call, receiver_tls(grpc.get("tls"), "h2"),
-                       "otlp-grpc").start()
+            GrpcServer(sock, self.grpc_call, self.log, receiver_tls(grpc.get("tls"), "h2"),
+                       "otlp-grpc", self.stopping).start()
             self.log("info", "Starting GRPC server", endpoint=f"{host}:{port}")
 
     def grpc_call(self, path: str, message: bytes, headers: dict[str, str]) -> GrpcReply:
