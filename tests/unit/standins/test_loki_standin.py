@@ -637,6 +637,26 @@ def test_push_body_limit(start: Any, tmp_path: Path) -> None:
     assert status == 413 and "limit: 200 bytes" in body
 
 
+def test_rate_and_label_limits(start: Any, tmp_path: Path) -> None:
+    running = start(merge_yaml(role_config(tmp_path / "data"), "limits_config: "
+                               "{ingestion_rate_mb: 0.001, ingestion_burst_size_mb: 0.002}\n"))
+    running.wait_ready()
+    # The bucket starts full (2097 bytes); a push larger than the burst never fits. Its
+    # size counts structured metadata: detected_level=unknown adds 21 bytes.
+    small = [{"stream": {"job": "rate"}, "values": [[now_ns(), "x" * 100]]}]
+    assert running.push_json(small) == (204, "")
+    large = [{"stream": {"job": "rate"}, "values": [[now_ns(), "y" * 3000]]}]
+    status, body = running.push_json(large)
+    assert status == 429
+    assert body == ("ingestion rate limit exceeded for user fake (limit: 1048 bytes/sec) while "
+                    "attempting to ingest '1' lines totaling '3021' bytes, reduce log volume or "
+                    "contact your Loki administrator to see if the limit can be increased\n")
+    # 15 labels plus the discovered service_name are one too many.
+    many = {f"l{index:02d}": "v" for index in range(15)}
+    status, body = running.push_json([{"stream": many, "values": [[now_ns(), "z"]]}])
+    assert status == 400 and "has 16 label names; limit 15" in body
+
+
 def test_protobuf_push_with_structured_metadata(start: Any) -> None:
     running = start()
     running.wait_ready()

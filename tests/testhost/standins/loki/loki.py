@@ -1565,6 +1565,7 @@ class Loki(StandinApp):
         self.disk_throttled = False
         self.disk_full_failures = 0
         self.disk_full_logged = False
+        self.buckets: dict[str, tuple[float, float]] = {}
         self.disk_usage = 0.0
         self.store = Store(self.wal_dir, self.chunks_dir(),
                            bool(cfg(config, "ingester.wal.enabled", True)), self.log)
@@ -1811,6 +1812,14 @@ class Loki(StandinApp):
             if not labels_ready:
                 labels = self.discover_service_name(labels)
             shown = format_labels(labels)
+            label_problem = self.label_problem(labels, shown)
+            if label_problem:
+                errors.append(label_problem)
+                with self.metrics_lock:
+                    discard = ("invalid_labels", tenant, str(retention), format_name)
+                    self.discarded[discard] = self.discarded.get(discard, 0) + len(
+                        stream.entries)
+                continue
             kept = accepted.setdefault(shown, (labels, []))[1]
             for entry in stream.entries:
                 problem = ""
@@ -1849,6 +1858,19 @@ class Loki(StandinApp):
                 kept.append(Entry(entry.ts, entry.line, metadata))
         batch = [(labels, entries) for labels, entries in accepted.values() if entries]
         if batch:
+            size = sum(len(entry.line.encode()) + sum(len(n) + len(v) for n, v in entry.metadata)
+                       for _labels, entries in batch for entry in entries)
+            if not self.rate_allows(tenant, size):
+                count = sum(len(entries) for _labels, entries in batch)
+                with self.metrics_lock:
+                    discard = ("rate_limited", tenant, str(retention), format_name)
+                    self.discarded[discard] = self.discarded.get(discard, 0) + count
+                limit = int(float(self.limit("ingestion_rate_mb", 4.0)) * (1 << 20))
+                raise BadRequest(f"ingestion rate limit exceeded for user {tenant} (limit: "
+                                 f"{limit} bytes/sec) while attempting to ingest '{count}' "
+                                 f"lines totaling '{size}' bytes, reduce log volume or contact "
+                                 "your Loki administrator to see if the limit can be increased",
+                                 429)
             if self.stopping.is_set() or self.disk_throttled:
                 raise BadRequest("rpc error: code = Unknown desc = Ingester is shutting down",
                                  500)
@@ -1870,6 +1892,35 @@ class Loki(StandinApp):
                              "will be logged for this error")
         if errors:
             raise BadRequest("\n".join(errors))
+
+    def label_problem(self, labels: dict[str, str], shown: str) -> str:
+        """The distributor's stream label checks (validation.ValidateLabels)."""
+        most = int(self.limit("max_label_names_per_series", 15) or 0)
+        if most and len(labels) > most:
+            return f"entry for stream '{shown}' has {len(labels)} label names; limit {most}"
+        name_limit = int(self.limit("max_label_name_length", 1024) or 0)
+        value_limit = int(self.limit("max_label_value_length", 2048) or 0)
+        for name, value in sorted(labels.items()):
+            if name_limit and len(name) > name_limit:
+                return f"stream '{shown}' has label name too long: '{name}'"
+            if value_limit and len(value) > value_limit:
+                return f"stream '{shown}' has label value too long: '{value}'"
+        return ""
+
+    def rate_allows(self, tenant: str, size: int) -> bool:
+        """The distributor's per-tenant token bucket (ingestion_rate_mb, burst
+        ingestion_burst_size_mb; one distributor, so global and local agree)."""
+        rate = float(self.limit("ingestion_rate_mb", 4.0)) * (1 << 20)
+        burst = float(self.limit("ingestion_burst_size_mb", 6.0)) * (1 << 20)
+        now = time.monotonic()
+        with self.metrics_lock:
+            tokens, last = self.buckets.get(tenant, (burst, now))
+            tokens = min(burst, tokens + (now - last) * rate)
+            if size > tokens:
+                self.buckets[tenant] = (tokens, now)
+                return False
+            self.buckets[tenant] = (tokens - size, now)
+            return True
 
     def otlp_streams(self, resources: list[dict[str, Any]]) -> list[PushStream]:
         """otlpToLokiPushRequest: resource attributes the OTLP config makes index labels
