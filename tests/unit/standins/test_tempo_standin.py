@@ -589,3 +589,20 @@ def test_health_flag_asks_the_ready_endpoint(process: Any, tmp_path: Path) -> No
     proc.wait_ready()
     assert run_cli(tmp_path, "-health", url).returncode == 0
     proc.kill()
+
+
+def test_expand_env_only_when_asked(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setenv("LGTM_TEST_RETENTION", "1m")
+    text = role_config(tmp_path, ports_for_test(), {"backend_worker": {"compaction": {
+        "block_retention": "${LGTM_TEST_RETENTION}"}}})
+    plain = run_cli(tmp_path, "-config.verify=true", text=text)
+    assert plain.returncode == 1 and "into time.Duration" in plain.stderr
+    expanded = run_cli(tmp_path, "-config.verify=true", "-config.expand-env=true", text=text)
+    assert expanded.returncode == 1 and "< storage.trace.blocklist_poll" in expanded.stderr
+
+
+def test_target_flag_selects_the_modules(tmp_path: Path) -> None:
+    config, _explicit = standin_lib.decode_config("target: querier\n", SCHEMA, yaml_v2=True)
+    assert tempo.Tempo(config, SCHEMA).modules == ["server", "overrides", "querier"]
+    result = run_cli(tmp_path, "-target=nonsense", text=role_config(tmp_path, ports_for_test()))
+    assert result.returncode == 1 and "unrecognised module name: nonsense" in result.stderr

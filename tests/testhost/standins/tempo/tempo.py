@@ -113,6 +113,18 @@ MAIN_FLAGS = {"version": "bool", "health": "bool", "health.url": "string",
               "mutex-profile-fraction": "int", "block-profile-threshold": "int",
               "config.file": "string", "config.expand-env": "string",
               "config.verify": "string", "help": "bool", "h": "bool"}
+# Config flags the stand-in knows by name (upstream registers one per option; the
+# generated schema carries none, so any other flag is refused as undefined).
+CONFIG_FLAGS = {"target": ("target", "string"),
+                "http-api-prefix": ("http_api_prefix", "string"),
+                "multitenancy.enabled": ("multitenancy_enabled", "bool"),
+                "auth.enabled": ("auth_enabled", "bool"),
+                "log.level": ("server.log_level", "string"),
+                "log.format": ("server.log_format", "string"),
+                "server.http-listen-address": ("server.http_listen_address", "string"),
+                "server.http-listen-port": ("server.http_listen_port", "int"),
+                "server.grpc-listen-address": ("server.grpc_listen_address", "string"),
+                "server.grpc-listen-port": ("server.grpc_listen_port", "int")}
 # Modules target all runs in one process (cmd/tempo/app/modules.go), in start order.
 ALL_MODULES = ["server", "overrides", "distributor", "live-store", "querier",
                "query-frontend", "metrics-generator", "backend-scheduler", "backend-worker"]
@@ -1343,7 +1355,7 @@ def load(args: list[str], schema: dict[str, Any]) -> tuple[dict[str, Any], dict[
     else:
         from lgtm_standin import defaults
         config = defaults(schema["root"])
-    table = schema_flag_table(schema, MAIN_FLAGS)
+    table = {**dict(CONFIG_FLAGS), **schema_flag_table(schema, MAIN_FLAGS)}
     try:
         flags = parse_flags(args, table)
     except FlagError as error:
