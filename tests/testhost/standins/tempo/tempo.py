@@ -1386,9 +1386,14 @@ def main(argv: list[str] | None = None) -> int:
         return health(str(main_flags.get("health.url") or DEFAULT_HEALTH_URL))
     level = str(cfg(config, "server.log_level"))
     warnings = config_warnings(config)
+    # The generated facts carry upstream's texts: they win over the ones written here.
+    facts = schema.get("facts", {})
+    explains = {item["message"]: item["explain"] for item in facts.get("verify_warnings", [])
+                if isinstance(item.get("message"), str) and isinstance(item.get("explain"), str)}
     if warnings and level in ("debug", "info", "warn"):
-        stderr_log("warn", "-- CONFIGURATION WARNINGS --")
+        stderr_log("warn", facts.get("verify_header", "-- CONFIGURATION WARNINGS --"))
         for message, explain in warnings:
+            explain = explains.get(message, explain)
             stderr_log("warn", message, **({"explain": explain} if explain else {}))
     if verify:
         return 1 if warnings else 0
