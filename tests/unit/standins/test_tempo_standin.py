@@ -179,6 +179,15 @@ def test_receivers_without_an_endpoint_listen_on_localhost(monkeypatch: Any) -> 
     app.stopping.set()
     app.close_listeners()
     assert bound == [("localhost", 4318), ("localhost", 4317)]
+    # No receivers at all: upstream's fallback (OTLP gRPC, Jaeger gRPC and thrift_http).
+    config, _explicit = standin_lib.decode_config("", SCHEMA, yaml_v2=True)
+    app = tempo.Tempo(config, SCHEMA)
+    bound.clear()
+    monkeypatch.setattr(app, "listen", fake_listen)
+    app.start_receivers()
+    app.stopping.set()
+    app.close_listeners()
+    assert sorted(bound) == [("localhost", 4317), ("localhost", 14250), ("localhost", 14268)]
 
 
 # --- as a process ------------------------------------------------------------------------

@@ -905,17 +905,35 @@ class Tempo(StandinApp):
                 Path(str(path)).mkdir(parents=True, exist_ok=True)
 
     def start_receivers(self) -> None:
-        protocols = ((cfg(self.config, "distributor.receivers") or {}).get("otlp") or {}
-                     ).get("protocols") or {}
+        """distributor.receivers; when it is empty upstream starts its fallback receivers
+        (the schema's facts: OTLP gRPC and Jaeger gRPC/thrift_http). Each protocol without an
+        endpoint takes the collector's localhost default. Only OTLP is spoken: other
+        receivers' ports accept and close connections."""
+        facts = self.schema.get("facts", {}).get("receivers", {})
+        receivers = cfg(self.config, "distributor.receivers") or facts.get(
+            "when_empty", {"otlp": {"protocols": {"grpc": None}}})
+        endpoints = facts.get("default_endpoints", {})
+        for name, receiver in receivers.items():
+            if name == "otlp":
+                continue
+            for protocol, settings in ((receiver or {}).get("protocols") or {}).items():
+                default = endpoints.get(name, {}).get(protocol)
+                endpoint = str((settings or {}).get("endpoint") or default or "")
+                if endpoint:
+                    self.tcp_only(self.listen(*split_endpoint(endpoint)), f"{name}-{protocol}")
+        protocols = (receivers.get("otlp") or {}).get("protocols") or {}
+        otlp_defaults = endpoints.get("otlp", {})
         if "http" in protocols:
             http = protocols["http"] or {}
-            host, port = split_endpoint(str(http.get("endpoint") or "localhost:4318"))
+            host, port = split_endpoint(str(http.get("endpoint") or
+                                            otlp_defaults.get("http", "localhost:4318")))
             sock = self.listen(host, port)
             self.serve_http(sock, OTLPHandler, receiver_tls(http.get("tls"), "http/1.1"))
             self.log("info", "Starting HTTP server", endpoint=f"{host}:{port}")
         if "grpc" in protocols:
             grpc = protocols["grpc"] or {}
-            host, port = split_endpoint(str(grpc.get("endpoint") or "localhost:4317"))
+            host, port = split_endpoint(str(grpc.get("endpoint") or
+                                            otlp_defaults.get("grpc", "localhost:4317")))
             sock = self.listen(host, port)
             GrpcServer(sock, self.grpc_call, self.log, receiver_tls(grpc.get("tls"), "h2"),
                        "otlp-grpc", self.stopping).start()
