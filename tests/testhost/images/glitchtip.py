@@ -81,5 +81,5 @@ def recipe(name: str, version: str, env: dict[str, str], exposes: list[int]) -> 
 
 
 def recipes() -> list[Recipe]:
-    return [recipe("glitchtip", VERSION, {}, [8000]),
-            recipe("glitchtip5", VERSION_5, {"PORT": "8080"}, [8080])]
+    return [recipe(name="glitchtip", version=VERSION, env={}, exposes=[8000]),
+            recipe(name="glitchtip5", version=VERSION_5, env={"PORT": "8080"}, exposes=[8080])]

@@ -69,8 +69,8 @@ def test_each_line_reads_its_own_port_variable(monkeypatch, line, env, expected)
     ("5", "beat", "", "beat"),
     ("6", "bogus", "", None),
 ])
-def test_server_roles_as_the_start_script_dispatches_them(monkeypatch, line, role, embed,
-                                                           expected):
+def test_server_roles_as_the_start_script_dispatches_them(
+        monkeypatch, line, role, embed, expected):
     monkeypatch.setattr(glitchtip, "LINE", line)
     monkeypatch.setenv("GLITCHTIP_EMBED_WORKER", embed)
     assert glitchtip.server_script(role) == expected

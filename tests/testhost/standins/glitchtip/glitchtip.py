@@ -298,8 +298,8 @@ def web_port() -> tuple[str, int]:
     """The address the web server binds, as each line's start script reads it."""
     if LINE == "5":
         return "0.0.0.0", int(os.environ.get("PORT") or 8080)
-    return os.environ.get("GRANIAN_HOST") or "0.0.0.0", int(os.environ.get("GRANIAN_PORT")
-                                                               or 8000)
+    port = int(os.environ.get("GRANIAN_PORT") or 8000)
+    return os.environ.get("GRANIAN_HOST") or "0.0.0.0", port
 
 
 def server_script(role: str | None) -> str | None:
@@ -343,7 +343,7 @@ def applied_migrations(conn: Any) -> set[tuple[str, str]]:
     exists = conn.execute("SELECT to_regclass('django_migrations')").fetchone()[0]
     if not exists:
         return set()
-    return {(app, name) for app, name in conn.execute("SELECT app, name FROM django_migrations")}
+    return set(conn.execute("SELECT app, name FROM django_migrations").fetchall())
 
 
 def migrate() -> int:
@@ -401,9 +401,9 @@ class User:
                      self.is_active)).fetchone()[0]
             else:
                 conn.execute("UPDATE users_user SET email = %s, password = %s, is_superuser = "
-                              "%s, is_staff = %s, is_active = %s WHERE id = %s",
-                              (self.email, self.password, self.is_superuser, self.is_staff,
-                               self.is_active, self.pk))
+                             "%s, is_staff = %s, is_active = %s WHERE id = %s",
+                             (self.email, self.password, self.is_superuser, self.is_staff,
+                              self.is_active, self.pk))
 
 
 class QuerySet:
@@ -492,8 +492,18 @@ def manage(args: list[str]) -> int:
         if command == "showmigrations":
             with connect() as conn:
                 done = applied_migrations(conn)
+            # Django's two layouts: by app (default) or one plan line per migration.
+            plan = "--plan" in rest
+            shown_app = None
             for app, name, _sql in MIGRATIONS:
-                print(f"[{'X' if (app, name) in done else ' '}]  {app}.{name}")
+                mark = "X" if (app, name) in done else " "
+                if plan:
+                    print(f"[{mark}]  {app}.{name}")
+                    continue
+                if app != shown_app:
+                    print(app)
+                    shown_app = app
+                print(f" [{mark}] {name}")
             return 0
         if command == "createcachetable":
             with connect() as conn:
