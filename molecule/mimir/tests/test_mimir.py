@@ -17,8 +17,9 @@ def mimir_port():
         yield port
 
 
-def query(port: int, promql: str) -> list[dict]:
-    status, body = get(port, "/prometheus/api/v1/query", {"query": promql})
+def query(port: int, promql: str, at: float | None = None) -> list[dict]:
+    params = {"query": promql} if at is None else {"query": promql, "time": f"{at:.3f}"}
+    status, body = get(port, "/prometheus/api/v1/query", params)
     assert status == 200, body
     return json.loads(body)["data"]["result"]
 
@@ -70,8 +71,8 @@ def test_ready_and_published_on_loopback_only(root, mimir_port):
     )
     assert ports == {"9009/tcp": [{"HostIp": "127.0.0.1", "HostPort": "9009"}]}
     address = root.run("ip -4 -o addr show host0").stdout.split()[3].split("/")[0]
-    outside = root.run(f"curl -s -m 3 -o /dev/null -w '%{{http_code}}' http://{address}:9009/ready")
-    assert outside.stdout != "200"
+    outside = root.run(f"curl -s -m 3 -o /dev/null http://{address}:9009/ready")
+    assert outside.rc == 7, "Mimir must refuse connections on the host's other addresses"
 
 
 def test_rendered_config_and_files(root):
@@ -99,15 +100,33 @@ def test_samples_remote_written_by_prometheus_are_queryable(remote_writer, mimir
 
 
 def test_changed_variable_restarts_mimir_and_keeps_data(root, remote_writer, mimir_port):
-    assert poll_query(mimir_port, 'up{writer="lgtm-test"}')
+    # A sample at a fixed time, old enough (30 s, remote write sends within 5 s) that
+    # Prometheus delivered it before the restart and never sends it again: only a Mimir
+    # that kept its data can answer for that time after the restart. "Now" cannot tell
+    # kept samples from the ones the writer keeps sending.
+    promql = 'up{writer="lgtm-test", job="writer"}'
+    deadline = time.monotonic() + 120
+    while True:
+        kept_at = time.time() - 30
+        kept = query(mimir_port, promql, kept_at)
+        if kept or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert kept, "no sample 30 s old before the restart"
     before = container_identity(root, CONTAINER)
     result = run_playbook("converge.yml", {"mimir_retention_period": "14d"})
     result.assert_ok()
     assert container_identity(root, CONTAINER) != before
     config = yaml.safe_load(root.file("/etc/lgtm/mimir/mimir.yaml").content_string)
     assert config["limits"]["compactor_blocks_retention_period"] == "14d"
-    assert query(mimir_port, 'count(up{writer="lgtm-test"})'), "stored series survive the restart"
-    assert run_playbook("converge.yml", {"mimir_retention_period": "14d"}).changed == 0
+    assert get(mimir_port, "/ready")[0] == 200
+    after = query(mimir_port, promql, kept_at)
+    assert [(s["metric"], s["value"][1]) for s in after] == [
+        (s["metric"], s["value"][1]) for s in kept
+    ], "the sample stored before the restart is still there"
+    again = run_playbook("converge.yml", {"mimir_retention_period": "14d"})
+    again.assert_ok()
+    assert again.changed == 0, again.output[-4000:]
 
 
 def test_invalid_config_extra_fails_and_leaves_mimir(root, mimir_port):
