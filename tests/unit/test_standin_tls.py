@@ -109,7 +109,7 @@ def client_context(ca: Path) -> ssl.SSLContext:
 def mimir_config(pki: Pki, port: int = 0, key_file: str = "") -> str:
     return (
         "multitenancy_enabled: false\n"
-        "ingester: {ring: {replication_factor: 1}}\n"
+        "ingester: {ring: {replication_factor: 1, min_ready_duration: 0s}}\n"
         "usage_stats: {enabled: false}\n"
         "memberlist: {bind_port: 0, bind_addr: [127.0.0.1]}\n"
         f"server:\n  http_listen_address: 127.0.0.1\n  http_listen_port: {port}\n"
@@ -122,7 +122,6 @@ def mimir_config(pki: Pki, port: int = 0, key_file: str = "") -> str:
 def https_mimir(pki: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The Mimir stand-in serving HTTPS; yields its base URL (https://127.0.0.1:port)."""
     monkeypatch.chdir(tmp_path)  # the relative default data paths land here
-    monkeypatch.setenv("LGTM_STANDIN_READY_DELAY", "0")
     config, explicit = mimir.decode_config(mimir_config(pki), MIMIR_SCHEMA)
     mimir.inherit_common(config, explicit, MIMIR_SCHEMA)
     mimir.validate_config(config)
@@ -189,7 +188,7 @@ def test_mimir_unreadable_tls_file_fails_startup_naming_the_key(
     result = subprocess.run([sys.executable, str(STANDINS / "mimir/mimir.py"),
                              "-config.file=mimir.yaml"], cwd=tmp_path, capture_output=True,
                             text=True, check=False, timeout=30,
-                            env={"PATH": "/usr/bin:/bin", "LGTM_STANDIN_READY_DELAY": "0"})
+                            env={"PATH": "/usr/bin:/bin"})
     assert result.returncode == 1
     assert f"config=server.http_tls_config.{missing}" in result.stderr
     assert f"error generating http tls config: failed to read {missing} (" in result.stderr

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
 import socket
 import sqlite3
 import subprocess
@@ -108,8 +109,14 @@ class Grafana:
         self.process: subprocess.Popen[str] | None = None
         self.output = ""
 
-    def start(self, env: dict[str, str] | None = None, wait: bool = True) -> int | None:
-        command = [sys.executable, str(PROGRAM), "server", f"--homepath={self.home}",
+    def start(self, env: dict[str, str] | None = None, wait: bool = True,
+              prefix: list[str] | None = None, health: int = 200) -> int | None:
+        """Start the server; None once /api/health answers `health`, else its exit code.
+
+        `prefix` runs it under another command (setpriv, to be another user).
+        """
+        command = [*(prefix or []), sys.executable, str(PROGRAM), "server",
+                   f"--homepath={self.home}",
                    f"--config={self.config}", "--packaging=docker",
                    f"cfg:default.paths.data={self.data}",
                    f"cfg:default.paths.provisioning={self.provisioning}"]
@@ -122,7 +129,7 @@ class Grafana:
                 self.output = self.process.stdout.read() if self.process.stdout else ""
                 return self.process.returncode
             with contextlib.suppress(OSError):
-                if self.get("/api/health")[0] == 200:
+                if self.get("/api/health")[0] == health:
                     return None
             time.sleep(0.05)
         raise AssertionError("the stand-in neither listened nor exited")
@@ -203,6 +210,37 @@ def test_health_answers_without_auth_with_database_ok(grafana: Grafana) -> None:
     assert status == 200
     assert body["database"] == "ok"
     assert body["version"] == "13.2.2"
+
+
+def test_health_fails_when_the_database_is_broken_under_it(grafana: Grafana) -> None:
+    assert grafana.start() is None
+    assert grafana.get("/api/health")[1]["database"] == "ok"
+    with (grafana.data / "grafana.db").open("r+b") as database:
+        database.write(b"not a database any more" * 8)
+    status, body = grafana.get("/api/health")
+    # Upstream's shape (pkg/api/http_server.go apiHealthHandler): 503, "failing".
+    assert (status, body["database"], body["version"]) == (503, "failing", "13.2.2")
+
+
+def test_health_fails_when_its_database_is_read_only(grafana: Grafana) -> None:
+    """A read-only grafana.db (a read-only mount, or a file Grafana's user cannot write)
+    opens read-only: the start succeeds, health must not say ok."""
+    assert grafana.start() is None  # creates and migrates grafana.db
+    grafana.stop()
+    database = grafana.data / "grafana.db"
+    if os.geteuid() == 0:
+        # Root writes whatever the mode says: bind-mount the file read-only over itself
+        # in a mount namespace of the stand-in's own.
+        prefix = ["unshare", "-m", "--", "sh", "-c",
+                  'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"',
+                  str(database)]
+    else:
+        prefix = []
+        database.chmod(0o444)
+    assert grafana.start(prefix=prefix, health=503) is None, grafana.output
+    status, body = grafana.get("/api/health")
+    assert (status, body["database"]) == (503, "failing")
+    assert grafana.get("/api/user", ("admin", "admin"))[0] == 200, "it did start and serve"
 
 
 def test_metrics_are_served_without_auth_unless_basic_auth_is_set(grafana: Grafana) -> None:

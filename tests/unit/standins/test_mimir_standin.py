@@ -449,10 +449,15 @@ def start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201 - fi
     monkeypatch.chdir(tmp_path)  # the relative default data paths land here
     apps = []
 
-    def starter(text: str, delay: str = "0") -> Running:
-        monkeypatch.setenv("LGTM_STANDIN_READY_DELAY", delay)
+    def starter(text: str, min_ready: str = "0s") -> Running:
+        # Readiness comes from the config alone: upstream's 15 s min_ready_duration is
+        # shortened here unless the test's own text sets the ring.
+        loaded = yaml.safe_load(text) or {}
+        ring = loaded.setdefault("ingester", {}).setdefault("ring", {})
+        ring.setdefault("min_ready_duration", min_ready)
         config, explicit = mimir.decode_config(
-            text + "\nserver: {http_listen_address: 127.0.0.1, http_listen_port: 0, "
+            yaml.safe_dump(loaded)
+            + "\nserver: {http_listen_address: 127.0.0.1, http_listen_port: 0, "
             "grpc_listen_address: 127.0.0.1, grpc_listen_port: 0}\n"
             "memberlist: {bind_port: 0, bind_addr: [127.0.0.1]}\n"
             "usage_stats: {enabled: false}\n", SCHEMA)
@@ -473,12 +478,55 @@ MULTI_TENANT = "ingester: {ring: {replication_factor: 1}}\n"
 
 
 def test_ready_is_503_then_200(start: Any) -> None:
-    running = start(SINGLE_TENANT, delay="1")
+    running = start(SINGLE_TENANT, min_ready="1s")
     status, body = running.request("/ready")
-    assert status == 503 and "Some services are not Running" in body
+    assert (status, body) == (503, "Ingester not ready: waiting for 1s after being ready\n")
     seen = running.wait_ready()
     assert seen[0] == 503 and seen[-1] == 200
     assert running.request("/ready") == (200, "ready\n")
+
+
+def test_ready_waits_upstreams_min_ready_duration_from_the_first_check(start: Any) -> None:
+    # No ring settings given: upstream's 15 s apply, counted from the first check that
+    # found the ingester in its ring, then latched.
+    running = start(SINGLE_TENANT, min_ready="15s")
+    assert running.app.min_ready == 15 * 10**9
+    assert running.request("/ready")[0] == 503
+    first = running.app.ready_since
+    assert first is not None
+    assert running.request("/ready") == (
+        503, "Ingester not ready: waiting for 15s after being ready\n")
+    assert running.app.ready_since == first, "the window counts from the first check"
+    running.app.ready_since = first - 15  # the 15 s have passed
+    assert running.request("/ready") == (200, "ready\n")
+    running.app.ready_since = time.monotonic()  # latched: later checks need no new wait
+    assert running.request("/ready") == (200, "ready\n")
+
+
+def test_observe_period_keeps_the_ingester_joining(start: Any) -> None:
+    running = start("multitenancy_enabled: false\ningester:\n  ring:\n    replication_factor: 1\n"
+                    "    observe_period: 1s\n    min_ready_duration: 0s\n"
+                    "    instance_addr: 127.0.0.1\n    instance_port: 9095\n")
+    assert running.request("/ready") == (
+        503, "Ingester not ready: instance 127.0.0.1:9095 in state JOINING\n")
+    payload = timeseries({"__name__": "j"}, [(1.0, int(time.time() * 1000))])
+    assert running.push(payload, tenant=None) == (500, "empty ring\n")
+    seen = running.wait_ready()
+    assert seen[-1] == 200
+    assert running.push(payload, tenant=None)[0] == 200
+
+
+@pytest.mark.parametrize("store", ["consul", "etcd"])
+def test_a_ring_store_it_cannot_reach_never_becomes_ready(start: Any, store: str) -> None:
+    running = start("multitenancy_enabled: false\ningester:\n  ring:\n"
+                    f"    replication_factor: 1\n    kvstore: {{store: {store}}}\n")
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        assert running.request("/ready") == (
+            503, "Ingester not ready: this instance owns no tokens\n")
+        time.sleep(0.1)
+    payload = timeseries({"__name__": "n"}, [(1.0, int(time.time() * 1000))])
+    assert running.push(payload, tenant=None) == (500, "empty ring\n")
 
 
 def test_multitenancy_is_on_by_default(start: Any) -> None:

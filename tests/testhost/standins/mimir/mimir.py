@@ -26,6 +26,11 @@ Upstream sources this follows (read at the tags above, not copied):
   pkg/mimir/mimir.go Config.Validate (overlapping filesystem paths, bucket configs);
   pkg/util/version (-version text, buildinfo JSON); pkg/api/api.go (routes, which need
   a tenant); dskit ring replication strategy (RF 3 on one ingester rejects writes).
+- Readiness: pkg/mimir/mimir.go readyHandler ("Some services are not Running:", then
+  "Ingester not ready: ...") and dskit's Lifecycler.CheckReady (no tokens until the ring's
+  kvstore is reached, JOINING for ingester.ring.observe_period, then
+  ingester.ring.min_ready_duration, 15 s by default, counted from the first check that
+  found the instance ACTIVE, then latched); no timer of the stand-in's own.
 - HTTP API: https://grafana.com/docs/mimir/v2.17.x/references/http-api/ and the
   Prometheus API it serves: https://prometheus.io/docs/prometheus/latest/querying/api/
 - Remote write 1.0: https://prometheus.io/docs/specs/prw/remote_write_spec/ with
@@ -1154,7 +1159,24 @@ class Mimir(StandinApp):
         self.schema = schema
         self.config_hash = config_hash
         self.started = time.time()
-        self.ready_at = self.started + float(os.environ.get("LGTM_STANDIN_READY_DELAY", "4"))
+        # Readiness follows the configured components (pkg/mimir/mimir.go readyHandler):
+        # every module Running (set at the end of start()), then the ingester's ring
+        # lifecycler (dskit Lifecycler.CheckReady): it holds tokens only when its ring's
+        # kvstore is reachable (memberlist or inmemory here; consul and etcd never are),
+        # stays JOINING for ingester.ring.observe_period, and answers ready only
+        # ingester.ring.min_ready_duration after the first check that found all that,
+        # then stays ready (latched).
+        ring = config["ingester"]["ring"]
+        self.ring_store = str(ring["kvstore"]["store"])
+        if self.ring_store == "multi":
+            self.ring_store = str(ring["kvstore"]["multi"]["primary"])
+        self.observe_period = int(ring["observe_period"]) / 1e9
+        self.min_ready = int(ring["min_ready_duration"])
+        self.modules_running = False
+        self.running_since = 0.0
+        self.ready_since: float | None = None
+        self.ready_latched = False
+        self.ready_lock = threading.Lock()
         self.store = Store(config, self.log)
         self.requests: dict[tuple[str, int], int] = {}
         self.requests_lock = threading.Lock()
@@ -1164,7 +1186,49 @@ class Mimir(StandinApp):
         self.http_port = 0
 
     def is_ready(self) -> bool:
-        return time.time() >= self.ready_at and not self.stopping.is_set()
+        return not self.ready_problem()
+
+    def ring_problem(self) -> str:
+        """Why the ingester is not an ACTIVE member of its ring yet ("" when it is)."""
+        if not self.modules_running:
+            return "this instance owns no tokens"
+        if self.ring_store not in ("memberlist", "inmemory"):
+            # consul/etcd are never reachable here: the instance never gets its tokens.
+            return "this instance owns no tokens"
+        if time.monotonic() < self.running_since + self.observe_period:
+            ring = self.config["ingester"]["ring"]
+            address = (f"{ring['instance_addr'] or '127.0.0.1'}:"
+                       f"{ring['instance_port'] or self.config['server']['grpc_listen_port']}")
+            return f"instance {address} in state JOINING"
+        return ""
+
+    def ingester_problem(self) -> str:
+        """dskit Lifecycler.CheckReady for the ingester ("" when ready)."""
+        problem = self.ring_problem()
+        if problem:
+            self.ready_since = None
+            return problem
+        now = time.monotonic()
+        if self.ready_since is None:
+            self.ready_since = now
+        if (now - self.ready_since) * 1e9 < self.min_ready:
+            return f"waiting for {go_format_duration(self.min_ready)} after being ready"
+        self.ready_latched = True
+        return ""
+
+    def ready_problem(self) -> str:
+        """"" when ready, else the /ready body (without its trailing newline)."""
+        if self.stopping.is_set():
+            return "Some services are not Running:\nStopping: 1"
+        if not self.modules_running:
+            return f"Some services are not Running:\nStarting: {len(self.modules)}"
+        if not self.serves("ingester"):
+            return ""
+        with self.ready_lock:
+            if self.ready_latched:
+                return ""
+            problem = self.ingester_problem()
+        return f"Ingester not ready: {problem}" if problem else ""
 
     def serves(self, *modules: str) -> bool:
         return bool(self.modules & set(modules))
@@ -1237,10 +1301,9 @@ class Mimir(StandinApp):
         self.log("info", "server listening on addresses",
                  http=http_sock.getsockname()[:2], grpc=grpc_sock.getsockname()[:2],
                  http_tls=tls is not None)
-        delay = max(0.0, self.ready_at - time.time())
-        timer = threading.Timer(delay, self.log, ("info", "Application started"))
-        timer.daemon = True
-        timer.start()
+        self.running_since = time.monotonic()
+        self.modules_running = True
+        self.log("info", "Application started")
 
     def stop(self) -> None:
         self.stopping.set()
@@ -1314,7 +1377,7 @@ class Handler(StandinHandler):
             self.send(401, problem + "\n")
             app.count_request(path, 401)
             return
-        if not app.is_ready():
+        if app.stopping.is_set() or (app.serves("ingester") and app.ring_problem()):
             # Before the ingester has joined its ring the distributor and querier have
             # nothing to talk to, as in real Mimir during start-up.
             self.send(500, "empty ring\n")
@@ -1335,18 +1398,15 @@ class Handler(StandinHandler):
                   "text/html; charset=utf-8")
 
     def ready(self) -> None:
-        app = self.server.app
-        if app.is_ready():
-            self.send(200, "ready\n")
-        elif app.stopping.is_set():
-            self.send(503, "Some services are not Running:\nStopping: 1\n")
+        problem = self.server.app.ready_problem()
+        if problem:
+            self.send(503, problem + "\n")
         else:
-            starting = len(app.modules)
-            self.send(503, f"Some services are not Running:\nStarting: {starting}\n")
+            self.send(200, "ready\n")
 
     def services(self) -> None:
         app = self.server.app
-        state = "Running" if app.is_ready() else "Starting"
+        state = "Running" if app.modules_running and not app.stopping.is_set() else "Starting"
         rows = "".join(f"<tr><td>{name}</td><td>{state}</td></tr>"
                        for name in sorted(app.modules))
         self.send(200, "<html><head><title>Services' status</title></head><body><h1>Services' "
