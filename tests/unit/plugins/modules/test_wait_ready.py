@@ -668,22 +668,67 @@ def test_refused_then_open_tcp() -> None:
 
 
 def test_endpoints_are_polled_concurrently(serve: Callable[..., str]) -> None:
-    delays = [0.2, 0.4, 0.6, 0.8, 1.0]
-    base = time.monotonic()
-    url = serve(ReadyAt({f"/svc/{i}": base + d for i, d in enumerate(delays)}))
-    endpoints = [endpoint(name=f"svc{i}", url=f"{url}/svc/{i}") for i in range(len(delays))]
-    results = wait(*endpoints)
-    total = time.monotonic() - base
-    assert all(r.ready for r in results)
-    assert max(delays) <= total < sum(delays)
-    assert all(r.attempts > 1 for r in results)
+    """Each endpoint answers only once all of them have asked: a sequential poller would
+    never get past the first. (Wall-clock figures: bench/wait_ready_latency.py, part C.)"""
+    count = 5
+    barrier = threading.Barrier(count, timeout=20)
+
+    def together(handler: BaseHTTPRequestHandler) -> tuple[int, bytes]:
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:
+            return 503, b"the others never asked"
+        return 200, b"ready"
+
+    url = serve(together)
+    endpoints = [endpoint(name=f"svc{i}", url=f"{url}/svc/{i}") for i in range(count)]
+    results = wait(*endpoints, timeout=30.0, request_timeout=25.0)
+    assert not barrier.broken
+    assert [(r.ready, r.attempts) for r in results] == [(True, 1)] * count
 
 
-def test_interval_backs_off_up_to_max(serve: Callable[..., str]) -> None:
-    responder = Flaky(10_000, (503, b"no"))
-    (result,) = wait(endpoint(url=serve(responder)), timeout=1.0, interval=0.1, max_interval=0.2)
-    # attempts at 0, 0.1, 0.3, 0.5, 0.7, 0.9 -> 6; a fixed 0.1 s would give about 10
-    assert 5 <= result.attempts <= 7
+class FakeClock:
+    """time.monotonic for the module under test; waiting advances it and is recorded."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.waits: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def wait(self, delay: float) -> bool:  # the poller's stop event
+        self.waits.append(delay)
+        self.now += delay
+        return False
+
+    def is_set(self) -> bool:
+        return False
+
+
+class NeverReady:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def attempt(self, timeout: float) -> wait_ready.Attempt:
+        self.calls += 1
+        return wait_ready.Attempt(ready=False, status=503, error="status 503 not in [200]")
+
+
+def test_interval_backs_off_up_to_max(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The schedule itself, on a fake clock: 0.1 s, then doubling, capped at 0.2 s, the last
+    wait cut at the deadline. (Attempt counts on a real clock: bench, part C.)"""
+    clock = FakeClock()
+    monkeypatch.setattr(wait_ready, "time", clock)
+    poller = wait_ready._Poller(
+        endpoint(url="http://127.0.0.1:9/"), clock.now, clock.now + 1.0,
+        wait_ready.Pacing(request_timeout=2.0, interval=0.1, max_interval=0.2),
+        clock, wait_ready.TLSContexts())  # type: ignore[arg-type]
+    probe = NeverReady()
+    poller._loop(probe)  # type: ignore[arg-type]
+    assert clock.waits == pytest.approx([0.1, 0.2, 0.2, 0.2, 0.2, 0.1])
+    assert probe.calls == poller.result.attempts == 6  # at 0, 0.1, 0.3, 0.5, 0.7, 0.9
+    assert poller.failed_definitively and not poller.result.ready
 
 
 # --------------------------------------------------------------------------- 10: main()
