@@ -70,6 +70,14 @@ def test_loki_verify_config_accepts_good_and_rejects_unknown_keys(root):
     assert bad.rc != 0 and "no_such_key" in bad.stdout + bad.stderr
 
 
+def test_loki_default_command_has_a_valid_config(root):
+    # The image's CMD names a config it ships: it starts with no arguments at all.
+    image = f"{LOCAL}/loki:3.7.6"
+    config = json.loads(run_ok(root, f"podman image inspect {image}"))[0]["Config"]
+    checked = root.run(f"podman run --rm {image} {' '.join(config['Cmd'])} -verify-config")
+    assert checked.rc == 0, checked.stdout + checked.stderr
+
+
 def test_prometheus_runs_as_nobody_and_gets_ready(root):
     run_ok(root, f"podman run -d --name prom -p 127.0.0.1:19090:9090 {LOCAL}/prometheus:3.5")
     try:

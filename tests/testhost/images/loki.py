@@ -17,6 +17,32 @@ from images.base import (
 )
 
 UID = 10001
+DEFAULT_CONFIG = """\
+auth_enabled: false
+server:
+  http_listen_port: 3100
+common:
+  path_prefix: /loki
+  replication_factor: 1
+  ring:
+    kvstore:
+      store: inmemory
+  storage:
+    filesystem:
+      chunks_directory: /loki/chunks
+      rules_directory: /loki/rules
+schema_config:
+  configs:
+    - from: "2024-01-01"
+      store: tsdb
+      object_store: filesystem
+      schema: v13
+      index:
+        prefix: index_
+        period: 24h
+analytics:
+  reporting_enabled: false
+"""
 
 
 def populate(root: Path, recipe: Recipe) -> None:
@@ -33,6 +59,9 @@ def populate(root: Path, recipe: Recipe) -> None:
         group.write(f"loki:x:{UID}:\n")
     owned_dir(root / "loki", UID)
     (root / "etc/loki").mkdir(parents=True, exist_ok=True)
+    # Upstream's CMD names a default config that starts a single-binary Loki with no
+    # arguments; this one is ours, with the same effect.
+    (root / "etc/loki/local-config.yaml").write_text(DEFAULT_CONFIG)
 
 
 def recipes() -> list[Recipe]:
