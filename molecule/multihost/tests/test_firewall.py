@@ -115,13 +115,19 @@ def test_the_hosts_own_tables_are_left_alone(root, store_address):
     root.run("nft delete table inet host_rules")
 
 
-def test_rules_come_back_at_boot_before_the_network(root):
+def test_rules_unit_is_enabled_for_boot_before_the_network(root):
+    """What systemd will do at the next boot, as systemd sees it (nothing here reboots)."""
     unit = root.file("/etc/systemd/system/lgtm-firewall.service").content_string
     assert "Before=network-pre.target" in unit
     assert "WantedBy=sysinit.target" in unit
+    assert root.run("systemctl is-enabled lgtm-firewall.service").stdout.strip() == "enabled"
+    shown = root.run("systemctl show -p WantedBy -p Before lgtm-firewall.service").stdout
+    loaded = dict(line.split("=", 1) for line in shown.splitlines() if "=" in line)
+    assert "sysinit.target" in loaded.get("WantedBy", "").split(), shown
+    assert "network-pre.target" in loaded.get("Before", "").split(), shown
 
 
-def test_a_unit_on_a_private_address_waits_for_it_at_boot(root, store_address):
+def test_a_unit_on_a_private_address_waits_for_it_before_it_starts(root, store_address):
     unit = root.file("/etc/containers/systemd/lgtm-loki.container").content_string
     assert "After=network-online.target" in unit
     assert f'grep -qF " {store_address}/"' in unit

@@ -7,6 +7,7 @@ the running Alloy image, so they come last.
 import base64
 import json
 import os
+import re
 import shlex
 import time
 import urllib.error
@@ -42,6 +43,28 @@ def roll_order() -> list[str]:
     with open(os.environ["MOLECULE_INVENTORY_FILE"]) as inventory:
         members = list(yaml.safe_load(inventory)["lgtm"]["hosts"])
     return [name for name in members if name in (GRAFANA, APP)]
+
+
+def host_results(output: str) -> list[tuple[str, str]]:
+    """(task title, host) of each ok/changed line, in the order the run printed them."""
+    events = []
+    task = ""
+    for line in output.splitlines():
+        if line.startswith("TASK [") and "]" in line:
+            task = line[len("TASK ["):line.rindex("]")]
+            continue
+        match = re.match(r"(?:ok|changed): \[([^\]\s]+)", line)
+        if match:
+            events.append((task, match.group(1)))
+    return events
+
+
+def first_event(events: list[tuple[str, str]], task_end: str, host: str) -> int:
+    """Index of the first ok/changed result of `host` for a task whose title ends so."""
+    for index, (task, name) in enumerate(events):
+        if name == host and task.endswith(task_end):
+            return index
+    raise AssertionError(f"no ok/changed result of {host} for a task ending {task_end!r}")
 
 
 def other(name: str):
@@ -260,9 +283,14 @@ def test_a_new_pin_rolls_host_by_host():
     for name, (image, when, ready) in states.items():
         assert (image, ready) == (NEXT, "200"), name
         assert when.timestamp() > started - 5, f"{name}: Alloy was not restarted"
-    # serial: 1 - the second host switched only after the first was ready.
+    # serial: 1 - the second host switched only after the first was ready: the first
+    # host's readiness wait succeeded before the second host's switch began.
     first, second = roll_order()
     assert states[first][1] < states[second][1]
+    events = host_results(result.output)
+    first_ready = first_event(events, "Wait until the service is ready | alloy", first)
+    second_switch = first_event(events, "Note the service being switched | alloy", second)
+    assert first_ready < second_switch, (first_ready, second_switch)
     # A run with the pins already deployed changes nothing.
     before = {name: container_identity(other(name), "lgtm-alloy") for name in ALLOY_HOSTS}
     again = run_playbook("upgrade.yml", {"lgtm_upgrade_images": {"alloy": NEXT}})
