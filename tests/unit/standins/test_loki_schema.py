@@ -9,38 +9,25 @@ makes from the fetched upstream data (skipped when that data is not on this mach
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import sys
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from schema_helpers import (
+    ENTRY_KEYS,
+    KNOWN_TYPES,
+    STANDINS,
+    check_reproduced,
+    load,
+    walk,
+)
+from schema_helpers import entry as schema_entry
 
-REPO = Path(__file__).resolve().parents[3]
-STANDINS = REPO / "tests/testhost/standins"
 SCHEMA_FILE = STANDINS / "loki/schema.json"
 SCHEMA: dict[str, Any] = json.loads(SCHEMA_FILE.read_text())
-
-# The decoder types the schema may use: Mimir's, plus Loki's byte sizes and "any" for
-# values the reference gives no structure for (see gen_schema.py).
-KNOWN_TYPES = {"string", "url", "int", "float", "bool", "duration", "model_duration",
-               "strings", "durations", "map_string", "map_int", "map_float",
-               "relabel_configs", "bytes", "base2_bytes", "any"}
-ENTRY_KEYS = {"k", "t", "d", "f", "c", "e", "type", "fields"}
-
-
-def load(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 gen_schema = load("loki_gen_schema", STANDINS / "loki/gen_schema.py")
 
 
@@ -59,22 +46,7 @@ UPSTREAM_EXAMPLES = gen_schema.DEFAULT_SOURCE / "examples"
 
 
 def entry(path: str) -> dict[str, Any]:
-    node = SCHEMA["root"]
-    for part in path.split("."):
-        if node["k"] in ("slice", "map"):
-            node = node["e"]
-        node = node["fields"][part]
-    return node
-
-
-def walk(node: dict[str, Any], path: str = "") -> list[tuple[str, dict[str, Any]]]:
-    found = [(path, node)]
-    if node["k"] == "block":
-        for name, child in node["fields"].items():
-            found += walk(child, f"{path}.{name}" if path else name)
-    elif "e" in node:
-        found += walk(node["e"], path + "[]")
-    return found
+    return schema_entry(SCHEMA["root"], path)
 
 
 def test_schema_names_its_upstream_source() -> None:
@@ -274,9 +246,5 @@ def test_upstream_example_configs_decode() -> None:
 
 
 def test_generator_reproduces_the_committed_schema() -> None:
-    source = gen_schema.DEFAULT_SOURCE
-    if not all((source / name).is_file() for name in (gen_schema.REFERENCE, gen_schema.GO_FACTS)):
-        pytest.skip(f"fetched upstream data not present in {source} "
-                    "(gen_schema.py extract --git-dir <loki mirror> --ref v3.7.6)")
-    schema, _notes = gen_schema.generate(source)
-    assert gen_schema.render(schema) == SCHEMA_FILE.read_text()
+    check_reproduced(gen_schema, (gen_schema.REFERENCE, gen_schema.GO_FACTS), SCHEMA_FILE,
+                     "gen_schema.py extract --git-dir <loki mirror> --ref v3.7.6")

@@ -10,40 +10,28 @@ from the fetched upstream data (skipped when that data is not on this machine).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import sys
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from schema_helpers import (
+    ENTRY_KEYS,
+    KNOWN_TYPES,
+    STANDINS,
+    check_reproduced,
+    load,
+    walk,
+)
+from schema_helpers import entry as schema_entry
 
-REPO = Path(__file__).resolve().parents[3]
-STANDINS = REPO / "tests/testhost/standins"
 SCHEMA_FILE = STANDINS / "tempo/schema.json"
 SCHEMA: dict[str, Any] = json.loads(SCHEMA_FILE.read_text())
 ROOTS = ("root", "per_tenant_root", "legacy_overrides_root")
-
-# The decoder types the schema may use (the shared decoder's, as the Loki schema's).
-KNOWN_TYPES = {"string", "url", "int", "float", "bool", "duration", "model_duration",
-               "strings", "durations", "map_string", "map_int", "map_float",
-               "relabel_configs", "bytes", "base2_bytes", "any"}
-ENTRY_KEYS = {"k", "t", "d", "f", "c", "e", "type", "fields"}
 SECOND = 10**9
 HOUR = 3600 * SECOND
-
-
-def load(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 gen_schema = load("tempo_gen_schema", STANDINS / "tempo/gen_schema.py")
 UPSTREAM_EXAMPLES = gen_schema.DEFAULT_SOURCE / "examples"
 
@@ -60,22 +48,7 @@ def decode(text: str) -> tuple[dict[str, Any], set[str]]:
 
 
 def entry(path: str, root: str = "root") -> dict[str, Any]:
-    node = SCHEMA[root]
-    for part in path.split("."):
-        if node["k"] in ("slice", "map"):
-            node = node["e"]
-        node = node["fields"][part]
-    return node
-
-
-def walk(node: dict[str, Any], path: str = "") -> list[tuple[str, dict[str, Any]]]:
-    found = [(path, node)]
-    if node["k"] == "block":
-        for name, child in node["fields"].items():
-            found += walk(child, f"{path}.{name}" if path else name)
-    elif "e" in node:
-        found += walk(node["e"], path + "[]")
-    return found
+    return schema_entry(SCHEMA[root], path)
 
 
 def test_schema_names_its_upstream_source() -> None:
@@ -244,8 +217,8 @@ def test_the_role_config_passes_verify_conditions_it_must() -> None:
 
 def test_receiver_facts() -> None:
     receivers = SCHEMA["facts"]["receivers"]
-    assert receivers["default_endpoints"]["otlp"] == {"grpc": "localhost:4317",
-                                                     "http": "localhost:4318"}
+    assert receivers["default_endpoints"]["otlp"] == {
+        "grpc": "localhost:4317", "http": "localhost:4318"}
     assert receivers["when_empty"] == {"jaeger": {"protocols": {"grpc": None,
                                                                 "thrift_http": None}},
                                        "otlp": {"protocols": {"grpc": None}}}
@@ -401,9 +374,5 @@ def test_upstream_example_configs_decode() -> None:
 
 
 def test_generator_reproduces_the_committed_schema() -> None:
-    source = gen_schema.DEFAULT_SOURCE
-    if not all((source / name).is_file() for name in (gen_schema.MANIFEST, gen_schema.GO_FACTS)):
-        pytest.skip(f"fetched upstream data not present in {source} "
-                    "(gen_schema.py extract --git-dir <tempo mirror> --ref v3.0.3)")
-    schema, _notes = gen_schema.generate(source)
-    assert gen_schema.render(schema) == SCHEMA_FILE.read_text()
+    check_reproduced(gen_schema, (gen_schema.MANIFEST, gen_schema.GO_FACTS), SCHEMA_FILE,
+                     "gen_schema.py extract --git-dir <tempo mirror> --ref v3.0.3")
