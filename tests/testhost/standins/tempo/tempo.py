@@ -440,8 +440,7 @@ def parse_traceql(query: str) -> list[tuple[str, str, str]]:
         value = match.group("value")
         if value.startswith('"'):
             value = json.loads(value)
-        elif value in STATUS_NAMES:
-            value = value
+        # A bare word (a status or kind from STATUS_NAMES) compares as written.
         conditions.append((match.group("attr"), match.group("op"), value))
     return conditions
 
