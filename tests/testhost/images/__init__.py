@@ -11,14 +11,16 @@ host mounts read-only as an additional image store, so a host sees them without
 a copy. An image is rebuilt only when its recipe changed: its inputs, its own
 module here, or the shared machinery (base.py, store.py).
 
-Real software first: Loki and Tempo are the real upstream binaries from the
-project's shared/bin; Prometheus, PostgreSQL and Valkey are Debian sid's real
-packages (the closest to upstream's current versions) with entrypoints that
-honour the official images' contracts; `testsvc` is busybox's httpd, a real
-small server for exercising the quadlet core itself. What no registry here offers
-and cannot be built here is a contract stand-in: a Python program under
-tests/testhost/standins/ on a minimal Debian sid with python3 and PyYAML, honouring
-the upstream image's entrypoint, user, flags, ports, config schema and API.
+Real software comes only from the package registries: Prometheus, Alertmanager,
+PostgreSQL and Valkey are Debian sid's real packages (the closest to upstream's
+current versions) with entrypoints of our own that honour the official images'
+contracts; `testsvc` is busybox's httpd, a real small server for exercising the
+quadlet core itself. What no registry offers (Loki, Tempo, Mimir, Grafana, Alloy,
+GlitchTip) is a contract stand-in: a Python program under tests/testhost/standins/
+on a minimal Debian sid with python3 and PyYAML, honouring the upstream image's
+entrypoint, user, flags, ports, config schema and API. Upstream code never enters
+an image. LGTM_TEST_IMAGE_ARCHIVES puts real images, saved elsewhere, in their place
+(store.py).
 
 One module per image (or family of images) defines `recipes() -> list[Recipe]`;
 store.py finds them.
