@@ -567,10 +567,11 @@ def main(argv: list[str] | None = None) -> int:
         return 3 if blocked else 0
     elif args.command == "images" and args.available:
         from images.store import build_store, recipes, unbuildable  # noqa: PLC0415
-        blocked = unbuildable(args.names or sorted(recipes()))
+        names = args.names or sorted(recipes())
+        blocked = unbuildable(names)
         for name, reason in sorted(blocked.items()):
             log(f"not building test image {name}: {reason}")
-        wanted = [name for name in args.names or sorted(recipes()) if name not in blocked]
+        wanted = [name for name in names if name not in blocked]
         print(build_store(build_rootfs(), wanted))
     elif args.command == "images":
         from images import build_store  # noqa: PLC0415 - only this verb needs it

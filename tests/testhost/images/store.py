@@ -131,16 +131,18 @@ def archives(available: dict[str, Recipe]) -> dict[str, Path]:
     return found
 
 
-def unbuildable(names: list[str]) -> dict[str, str]:
-    """Why each of these images cannot be had here (an archive in place of a recipe counts)."""
-    available = recipes()
-    given = archives(available)
+def unbuildable(names: list[str], available: dict[str, Recipe] | None = None,
+                given: dict[str, Path] | None = None) -> dict[str, str]:
+    """Why each of these images cannot be had here (an archive in place of a recipe counts).
+    Callers that already hold the recipes and archives pass them, so neither is read twice."""
+    available = recipes() if available is None else available
+    given = archives(available) if given is None else given
     reasons = {}
     for name in names:
         if name not in available:
             reasons[name] = f"no recipe (known: {', '.join(sorted(available))})"
-        elif name not in given and available[name].missing_inputs():
-            reasons[name] = f"missing input(s) {', '.join(available[name].missing_inputs())}"
+        elif name not in given and (missing := available[name].missing_inputs()):
+            reasons[name] = f"missing input(s) {', '.join(missing)}"
     return reasons
 
 
@@ -178,7 +180,7 @@ def build_store(rootfs: Path, names: list[str] | None = None) -> Path:
     if unknown:
         raise SystemExit(f"unknown test image(s): {', '.join(unknown)}; known: {sorted(available)}")
     given = archives(available)
-    blocked = unbuildable(wanted)
+    blocked = unbuildable(wanted, available, given)
     if blocked:
         raise SystemExit("; ".join(f"test image {name} cannot be built: {reason}"
                                    for name, reason in sorted(blocked.items())))
