@@ -13,53 +13,17 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.lgtm.stack.plugins.filter.address import tls_server_name
+from ansible_collections.lgtm.stack.plugins.module_utils.catalog import (
+    METRICS_BACKENDS,
+    SERVICES,
+    Port,
+)
 
-
-@dataclass(frozen=True)
-class Port:
-    variable: str
-    default: int
-    # None: the container listens on the same port as the host publishes.
-    container_port: int | None = None
-    grpc: bool = False
-    # Served over TLS when the host sets lgtm_tls_enabled (backends only).
-    tls: bool = False
-
-
-@dataclass(frozen=True)
-class Service:
-    container: str
-    ports: Mapping[str, Port]
-
-
-SERVICES: Mapping[str, Service] = {
-    "loki": Service("lgtm-loki", {"http": Port("loki_http_port", 3100, tls=True)}),
-    "tempo": Service("lgtm-tempo", {
-        "http": Port("tempo_http_port", 3200, tls=True),
-        "otlp_grpc": Port("tempo_otlp_grpc_port", 4317, grpc=True, tls=True),
-        "otlp_http": Port("tempo_otlp_http_port", 4318, tls=True),
-    }),
-    "mimir": Service("lgtm-mimir", {"http": Port("mimir_http_port", 9009, tls=True)}),
-    "prometheus": Service("lgtm-prometheus",
-                          {"http": Port("prometheus_http_port", 9090, 9090, tls=True)}),
-    "grafana": Service("lgtm-grafana", {"http": Port("grafana_http_port", 3000, 3000)}),
-    "alloy": Service("lgtm-alloy", {
-        "http": Port("alloy_http_port", 12345, 12345),
-        "otlp_grpc": Port("alloy_otlp_grpc_port", 4317, 4317, grpc=True),
-        "otlp_http": Port("alloy_otlp_http_port", 4318, 4318),
-        "faro": Port("alloy_faro_port", 12347, 12347),
-    }),
-    "glitchtip": Service("lgtm-glitchtip-web", {"http": Port("glitchtip_http_port", 8200, 8000)}),
-    "alertmanager": Service("lgtm-alertmanager",
-                            {"http": Port("alertmanager_http_port", 9093, 9093, tls=True)}),
-}
-
-METRICS_BACKENDS = ("mimir", "prometheus")
+# Ports, containers and metrics stores: the catalog's (plugins/module_utils/catalog.py).
 
 
 def _members(groups: Mapping[str, Any], service: str) -> list[str]:
