@@ -45,25 +45,30 @@ def roll_order() -> list[str]:
     return [name for name in members if name in (GRAFANA, APP)]
 
 
-def host_results(output: str) -> list[tuple[str, str]]:
-    """(task title, host) of each ok/changed line, in the order the run printed them."""
+def host_results(output: str) -> list[tuple[str, str, dict]]:
+    """(task title, host, result) of each ok/changed line, in the order the run printed
+    them; the result is what -v prints after "=>" ({} without it)."""
     events = []
     task = ""
     for line in output.splitlines():
         if line.startswith("TASK [") and "]" in line:
             task = line[len("TASK ["):line.rindex("]")]
             continue
-        match = re.match(r"(?:ok|changed): \[([^\]\s]+)", line)
+        match = re.match(r"(?:ok|changed): \[([^\]\s]+)(?:.*?=> (\{.*\}))?", line)
         if match:
-            events.append((task, match.group(1)))
+            try:
+                result = json.loads(match.group(2) or "{}")
+            except ValueError:
+                result = {"unparsed": match.group(2)}
+            events.append((task, match.group(1), result))
     return events
 
 
-def first_event(events: list[tuple[str, str]], task_end: str, host: str) -> int:
-    """Index of the first ok/changed result of `host` for a task whose title ends so."""
-    for index, (task, name) in enumerate(events):
+def first_event(events: list[tuple[str, str, dict]], task_end: str, host: str) -> tuple[int, dict]:
+    """Index and result of the first ok/changed result of `host` for a task whose title ends so."""
+    for index, (task, name, result) in enumerate(events):
         if name == host and task.endswith(task_end):
-            return index
+            return index, result
     raise AssertionError(f"no ok/changed result of {host} for a task ending {task_end!r}")
 
 
@@ -277,7 +282,8 @@ def test_a_new_pin_rolls_host_by_host():
     for name in ALLOY_HOSTS:
         build_alloy(name, NEXT, "")
     started = time.time()
-    result = run_playbook("upgrade.yml", {"lgtm_upgrade_images": {"alloy": NEXT}})
+    # -v: each task's result follows its ok/changed line (the readiness wait's, below).
+    result = run_playbook("upgrade.yml", {"lgtm_upgrade_images": {"alloy": NEXT}}, verbosity=1)
     result.assert_ok()
     states = {name: alloy_state(name) for name in ALLOY_HOSTS}
     for name, (image, when, ready) in states.items():
@@ -288,8 +294,10 @@ def test_a_new_pin_rolls_host_by_host():
     first, second = roll_order()
     assert states[first][1] < states[second][1]
     events = host_results(result.output)
-    first_ready = first_event(events, "Wait until the service is ready | alloy", first)
-    second_switch = first_event(events, "Note the service being switched | alloy", second)
+    first_ready, waited = first_event(events, "Wait until the service is ready | alloy", first)
+    # The wait's own result, not only its "ok": a failure reported as ok (failed_when) is not ready.
+    assert waited.get("endpoints") and all(item["ready"] for item in waited["endpoints"]), waited
+    second_switch, _ = first_event(events, "Note the service being switched | alloy", second)
     assert first_ready < second_switch, (first_ready, second_switch)
     # A run with the pins already deployed changes nothing.
     before = {name: container_identity(other(name), "lgtm-alloy") for name in ALLOY_HOSTS}
