@@ -84,13 +84,12 @@ def poll(fetch: Callable[[], Any], timeout: float = 90, interval: float = 1.0) -
         time.sleep(interval)
 
 
-# Said by every assertion that Grafana finds its Tempo datasource healthy: the stand-in's
-# Tempo health check is confirmed from the datasource's frontend test only.
-TEMPO_UNCONFIRMED = (
-    "Tempo's datasource health is the stand-in's GET /api/echo, confirmed for the Tempo "
-    "datasource's frontend test (public/app/plugins/datasource/tempo/datasource.ts "
-    "testDatasource) but UNCONFIRMED for Grafana 13.2's /api/datasources/uid/<uid>/health; "
-    "see tests/testhost/standins/grafana/grafana.py"
+# Said by every assertion that Grafana finds its Tempo datasource healthy: where the
+# stand-in's answer comes from.
+TEMPO_HEALTH_SOURCE = (
+    "Grafana's Tempo datasource health is its backend CheckHealth (pkg/tsdb/tempo/tempo.go, "
+    "since grafana/grafana#111668, 12.3): GET <url>/api/echo, status 200 is healthy; read at "
+    "commit 15c1214f, not tied to a 13.2.x tag; see tests/testhost/standins/grafana/grafana.py"
 )
 
 

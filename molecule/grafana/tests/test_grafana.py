@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 from lgtm_molecule import (
-    TEMPO_UNCONFIRMED,
+    TEMPO_HEALTH_SOURCE,
     assert_noop_run,
     container_identity,
     run_playbook,
@@ -123,7 +123,7 @@ def test_every_provisioned_datasource_is_healthy(root, grafana_port):
     for uid in sorted(DATASOURCES):
         status, health = call(grafana_port, f"/api/datasources/uid/{uid}/health", admin(root))
         assert (status, health["status"]) == (200, "OK"), (
-            uid, health, TEMPO_UNCONFIRMED if uid == "lgtm-tempo" else "")
+            uid, health, TEMPO_HEALTH_SOURCE if uid == "lgtm-tempo" else "")
 
 
 def test_datasources_are_cross_linked(root, grafana_port):

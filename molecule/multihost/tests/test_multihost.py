@@ -19,7 +19,7 @@ import pytest
 import testinfra
 import yaml
 from lgtm_molecule import (
-    TEMPO_UNCONFIRMED,
+    TEMPO_HEALTH_SOURCE,
     container_identity,
     get,
     instance,
@@ -155,7 +155,7 @@ def test_grafana_datasources_are_healthy_across_hosts(grafana):
         assert by_uid[uid]["url"].startswith(f"https://{address(STORE)}:{port}"), by_uid[uid]
         status, health = grafana(f"/api/datasources/uid/{uid}/health")
         assert status == 200 and health["status"] == "OK", (
-            uid, health, TEMPO_UNCONFIRMED if uid == "lgtm-tempo" else "")
+            uid, health, TEMPO_HEALTH_SOURCE if uid == "lgtm-tempo" else "")
 
 
 def test_alloy_on_the_app_host_ships_its_journal_to_the_store(loki_port):

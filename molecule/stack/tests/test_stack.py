@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from lgtm_molecule import TEMPO_UNCONFIRMED, container_identity, poll, run_playbook, tunnel
+from lgtm_molecule import TEMPO_HEALTH_SOURCE, container_identity, poll, run_playbook, tunnel
 
 INSTANCE = "lgtm-stack"
 RUN_ID = uuid.uuid4().hex[:12]
@@ -120,7 +120,7 @@ def test_grafana_sees_every_backend_and_defaults_to_mimir(grafana):
     for uid in ("lgtm-loki", "lgtm-tempo", "lgtm-mimir", "lgtm-prometheus"):
         status, health = grafana(f"/api/datasources/uid/{uid}/health")
         assert status == 200 and health["status"] == "OK", (
-            uid, health, TEMPO_UNCONFIRMED if uid == "lgtm-tempo" else "")
+            uid, health, TEMPO_HEALTH_SOURCE if uid == "lgtm-tempo" else "")
 
 
 def test_otlp_trace_and_log_sent_to_alloy_are_found_through_grafana(grafana):

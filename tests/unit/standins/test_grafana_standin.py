@@ -371,6 +371,34 @@ def test_unhealthy_backend_reports_error(grafana: Grafana, backends: dict[str, B
     assert "503" in body["message"]
 
 
+def test_tempo_health_is_the_echo_status_alone(
+        grafana: Grafana, backends: dict[str, Backend]) -> None:
+    """Upstream's backend check (pkg/tsdb/tempo/tempo.go CheckHealth): the status decides."""
+    write_datasources(grafana, backends)
+    grafana.start({"GF_SECURITY_ADMIN_PASSWORD": "first-password"})
+    status, body = grafana.get("/api/datasources/uid/lgtm-tempo/health", ADMIN)
+    assert (status, body["status"], body["message"]) == (200, "OK", "Data source is working")
+    backends["tempo"].healthy = False
+    status, body = grafana.get("/api/datasources/uid/lgtm-tempo/health", ADMIN)
+    assert (status, body["status"]) == (400, "ERROR")
+    assert body["message"] == "Tempo echo endpoint returned status 503"
+
+
+def test_tempo_streaming_health_is_not_pretended(
+        grafana: Grafana, backends: dict[str, Backend]) -> None:
+    write_datasources(grafana, backends)
+    path = grafana.provisioning / "datasources/lgtm.yaml"
+    content = json.loads(path.read_text())
+    for entry in content["datasources"]:
+        if entry["uid"] == "lgtm-tempo":
+            entry["jsonData"]["streamingEnabled"] = {"search": True}
+    path.write_text(json.dumps(content))
+    grafana.start({"GF_SECURITY_ADMIN_PASSWORD": "first-password"})
+    status, body = grafana.get("/api/datasources/uid/lgtm-tempo/health", ADMIN)
+    assert (status, body["status"]) == (400, "ERROR")
+    assert "streamingEnabled.search" in body["message"]
+
+
 def test_a_wrong_answer_is_unhealthy(grafana: Grafana, backends: dict[str, Backend]) -> None:
     write_datasources(grafana, backends)
     backends["loki"].loki_value = "3"

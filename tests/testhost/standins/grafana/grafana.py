@@ -50,15 +50,16 @@ Upstream sources this follows (read, not copied):
   "<err> - There was an error ..."); loki pkg/tsdb/loki/healthcheck.go (instant query
   `vector(1)+vector(1)` on /loki/api/v1/query, one sample of value 2 wanted,
   "Successfully queried the Loki API."), both read at grafana/grafana main via the
-  search tool; tempo: GET <url>/api/echo answered "echo" ("Successfully connected to
-  Tempo data source."), which is what the Tempo datasource's testDatasource in
-  public/app/plugins/datasource/tempo/datasource.ts does (read via the search tool in a
-  2025 copy, the one with the LLM/MCP tools: GET <instance url>/api/echo through the
-  datasource proxy, plus a streaming search when streaming is on). That is the
-  frontend's "Save & test"; whether 13.2's GET /api/datasources/uid/<uid>/health for a
-  Tempo datasource runs the same call (the stored pkg/tsdb/tempo/tempo.go has no
-  CheckHealth) is UNCONFIRMED, and the scenario tests that assert "Tempo healthy" through
-  that endpoint say so.
+  search tool; tempo: the backend's Service.CheckHealth in pkg/tsdb/tempo/tempo.go (read via
+  the search tool at grafana/grafana commit 15c1214f2ce3860aa3b81b7a53785d22952b0a9b; the
+  health check moved from the frontend to the backend in grafana/grafana#111668, merged
+  2025-09-26, first released in 12.3): unless jsonData.streamingEnabled.search is true, a
+  GET <url>/api/echo whose status alone decides (200: OK "Data source is working"; any
+  other: ERROR "Tempo echo endpoint returned status <n>"; a transport error: the Go
+  client's error text). The streaming variant (a gRPC search) is not modelled here and
+  answers ERROR saying so; the role never turns it on. The commit could not be tied to a
+  13.2.x tag (the repository is too large to fetch here), so "13.2 behaves so" rests on
+  no later change to that function being known.
 - Datasource TLS: pkg/services/datasources/service/datasource.go dsTLSOptions (jsonData
   tlsSkipVerify, serverName always; secureJsonData.tlsCACert only with tlsAuthWithCACert,
   read with MustBool/MustString) and grafana-plugin-sdk-go backend/httpclient GetTLSConfig
@@ -820,12 +821,14 @@ def check_health(store: Store, row: sqlite3.Row) -> tuple[bool, str]:
                 error = "invalid response"
             return False, f"There was an error returned querying the Loki API.: {error}"
         if kind == "tempo":
-            # UNCONFIRMED for 13.2's backend health endpoint: see the module docstring.
-            status, body = call_backend(row, "GET", "/api/echo")
-            if status == 200 and body.strip() == b"echo":
-                return True, "Successfully connected to Tempo data source."
-            return False, (f"Tempo echo endpoint returned {status}: "
-                           f"{body[:200].decode(errors='replace')}")
+            streaming = json_data.get("streamingEnabled") or {}
+            if isinstance(streaming, dict) and streaming.get("search") is True:
+                return False, ("the stand-in does not model Tempo's streaming health check "
+                               "(jsonData.streamingEnabled.search)")
+            status, _ = call_backend(row, "GET", "/api/echo")
+            if status == 200:
+                return True, "Data source is working"
+            return False, f"Tempo echo endpoint returned status {status}"
     except TLSError as error:
         return False, str(error)
     except (OSError, ValueError) as error:
