@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ansible_collections.lgtm.stack.plugins.module_utils.catalog import SERVICES
 
 HELPER = Path(__file__).with_name("render_wiring.py")
 WORKERS = max(1, min(4, os.cpu_count() or 1))
-CONSUMERS = ["prometheus", "grafana", "alloy", "tempo"]
-BACKENDS = ["loki", "tempo", "mimir", "prometheus", "alertmanager", "grafana", "alloy", "glitchtip"]
+# From the catalog: every service another one connects to, and every one that connects.
+BACKENDS = list(SERVICES)
+CONSUMERS = sorted({consumer for service in SERVICES.values() for consumer in service.consumers})
 # Each role's settings that replace a wired backend with a URL of the user's.
 OVERRIDES: dict[str, list[dict[str, Any]]] = {
     "prometheus": [
