@@ -297,7 +297,7 @@ def test_a_new_pin_rolls_host_by_host():
     first_ready, waited = first_event(events, "Wait until the service is ready | alloy", first)
     # The wait's own result, not only its "ok": a failure reported as ok (failed_when) is not ready.
     assert waited.get("endpoints") and all(item["ready"] for item in waited["endpoints"]), waited
-    second_switch, _ = first_event(events, "Note the service being switched | alloy", second)
+    second_switch = first_event(events, "Note the service being switched | alloy", second)[0]
     assert first_ready < second_switch, (first_ready, second_switch)
     # A run with the pins already deployed changes nothing.
     before = {name: container_identity(other(name), "lgtm-alloy") for name in ALLOY_HOSTS}

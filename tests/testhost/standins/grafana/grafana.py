@@ -825,7 +825,7 @@ def check_health(store: Store, row: sqlite3.Row) -> tuple[bool, str]:
             if isinstance(streaming, dict) and streaming.get("search") is True:
                 return False, ("the stand-in does not model Tempo's streaming health check "
                                "(jsonData.streamingEnabled.search)")
-            status, _ = call_backend(row, "GET", "/api/echo")
+            status = call_backend(row, "GET", "/api/echo")[0]
             if status == 200:
                 return True, "Data source is working"
             return False, f"Tempo echo endpoint returned status {status}"
