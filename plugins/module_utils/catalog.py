@@ -171,9 +171,14 @@ DEPLOYMENT_ORDER: tuple[str, ...] = ("loki", "tempo", "mimir", "prometheus", "al
 # The run's summary lists what a user opens first first.
 SUMMARY_ORDER: tuple[str, ...] = ("grafana", "loki", "tempo", "mimir", "prometheus",
                                   "alertmanager", "alloy", "glitchtip")
-# The roles that deploy no service, in the order the README documents them.
+# The internal role holding the host-wide lgtm_* defaults (first in the README's
+# variables reference: they are the settings an inventory sets first), and the
+# network every service role depends on.
+SHARED_ROLE = "common"
+NETWORK_ROLE = "network"
+# The roles that deploy no service, in the order the README documents them
+# (quadlet, like common, is internal).
 SUPPORT_ROLES: tuple[str, ...] = ("firewall", "preflight", "summary", "upgrade", "quadlet")
-SHARED_ROLE = "network"
 
 # The metrics stores, in the order one is picked when the inventory does not say.
 METRICS_BACKENDS: tuple[str, ...] = ("mimir", "prometheus")
@@ -194,7 +199,7 @@ def table(what: str) -> Any:
     views = {
         "services": lambda: list(DEPLOYMENT_ORDER),
         "summary_order": lambda: list(SUMMARY_ORDER),
-        "roles": lambda: [SHARED_ROLE, *DEPLOYMENT_ORDER, *SUPPORT_ROLES],
+        "roles": lambda: [SHARED_ROLE, NETWORK_ROLE, *DEPLOYMENT_ORDER, *SUPPORT_ROLES],
         "containers": lambda: {s.name: list(s.containers) for s in SERVICES.values()},
         "units": lambda: {s.name: list(s.units) for s in SERVICES.values()},
         "ports": lambda: {s.name: {name: _port(port) for name, port in s.ports.items()}

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 ROLE_SPECS: dict[str, dict[str, Any]] = {
-    'network': {
+    'common': {
         'lgtm_listen_address': {'type': 'str', 'default': '127.0.0.1'},
         'lgtm_network_name': {'type': 'str', 'default': 'lgtm'},
         'lgtm_network_subnet': {'type': 'str', 'default': ''},
@@ -28,6 +28,8 @@ ROLE_SPECS: dict[str, dict[str, Any]] = {
         'lgtm_tls_private_key': {'type': 'str', 'default': '', 'no_log': True},
         'lgtm_tls_ca_certificate': {'type': 'str', 'default': ''},
         'lgtm_tls_server_name': {'type': 'str', 'default': ''},
+    },
+    'network': {
         'network_state': {'type': 'str', 'default': 'present', 'choices': ['present', 'absent']},
     },
     'loki': {

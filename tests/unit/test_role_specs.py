@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -13,11 +14,13 @@ sys.path.insert(0, str(ROOT / "tools"))
 import argspec_docs  # noqa: E402
 
 ROLES = sorted(path.parts[-3] for path in ROOT.glob("roles/*/meta/argument_specs.yml"))
+SERVICES = argspec_docs.catalog.table("services")
 
 
 def spec_options(role: str) -> dict:
-    spec = yaml.safe_load((ROOT / "roles" / role / "meta/argument_specs.yml").read_text())
-    return spec["argument_specs"]["main"]["options"]
+    path = ROOT / "roles" / role / "meta/argument_specs.yml"
+    entry_points = yaml.safe_load(path.read_text())["argument_specs"]
+    return entry_points[argspec_docs.entry_point(entry_points)]["options"]
 
 
 def role_defaults(role: str) -> dict:
@@ -61,3 +64,34 @@ def test_the_defaults_pass_their_own_spec(role):
     checked = {name: option for name, option in options.items() if name in literal}
     result = ArgumentSpecValidator(checked).validate(literal)
     assert not result.error_messages, f"{role}: {result.error_messages}"
+
+
+def test_common_validates_once_per_run_and_values():
+    """common and network have no `main` entry point (Ansible would validate it in every
+    play); main.yml includes the one that has the spec only for unseen values, and the
+    signature it compares covers every option of that spec."""
+    for role, entry, fact in (("common", "validate", "common_validated"),
+                              ("network", "deploy", "network_applied")):
+        folder = ROOT / "roles" / role
+        entry_points = yaml.safe_load((folder / "meta/argument_specs.yml").read_text())
+        assert list(entry_points["argument_specs"]) == [entry], role
+        (guard,) = yaml.safe_load((folder / "tasks/main.yml").read_text())
+        assert guard["ansible.builtin.include_role"] == {"name": f"lgtm.stack.{role}",
+                                                         "tasks_from": entry}
+        assert guard["when"] == f"{fact} | default('') != {role}_signature"
+        assert fact in (folder / "tasks" / f"{entry}.yml").read_text()
+    common_vars = yaml.safe_load((ROOT / "roles/common/vars/main.yml").read_text())
+    signature = common_vars["common_signature"]
+    named = re.findall(r"\b(lgtm_\w+)\b", signature)
+    assert named == list(spec_options("common")), "common_signature names every option, in order"
+
+
+def test_roles_reading_lgtm_settings_depend_on_common():
+    """The service roles, network and firewall read lgtm_* from common's defaults;
+    a service role also brings the network (a role used alone still gets it)."""
+    for role in [*SERVICES, "network", "firewall"]:
+        meta = yaml.safe_load((ROOT / "roles" / role / "meta/main.yml").read_text())
+        deps = [dep["role"] if isinstance(dep, dict) else dep for dep in meta["dependencies"]]
+        wanted = ["lgtm.stack.common"] + (["lgtm.stack.network"] if role in SERVICES else [])
+        assert deps == wanted, role
+    assert not (ROOT / "roles/network/defaults/main.yml").read_text().count("lgtm_")

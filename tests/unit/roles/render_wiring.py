@@ -88,8 +88,8 @@ def main() -> None:
                      "role_path": str(ROLES / "preflight")}
         problems, error = render(preflight, "preflight_reach_problems")
         role = case["role"]
-        # Every service role depends on the network role and sees its defaults.
-        scope = {**load(ROLES / "network/defaults/main.yml"),
+        # Every service role depends on lgtm.stack.common and sees its defaults.
+        scope = {**load(ROLES / "common/defaults/main.yml"),
                  **load(ROLES / role / "defaults/main.yml"),
                  **load(ROLES / role / "vars/main.yml"), **inventory,
                  "role_path": str(ROLES / role), "ansible_search_path": [str(ROLES / role)]}

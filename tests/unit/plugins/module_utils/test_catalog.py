@@ -27,7 +27,9 @@ SERVICES = list(cat.SERVICES)
 
 def spec_options(role: str) -> dict[str, Any]:
     spec = yaml.safe_load((ROOT / "roles" / role / "meta/argument_specs.yml").read_text())
-    return spec["argument_specs"]["main"]["options"]
+    entry_points = spec["argument_specs"]
+    # common and network keep their settings in their one guarded entry point.
+    return entry_points["main" if "main" in entry_points else next(iter(entry_points))]["options"]
 
 
 def role_defaults(role: str) -> dict[str, Any]:
