@@ -248,7 +248,6 @@ from ansible_collections.lgtm.stack.plugins.module_utils import quadlet
 SYSTEMD_RUN_DIR = "/run/systemd/system"
 QUADLET_BINARY_CANDIDATES = ("/usr/libexec/podman/quadlet", "/usr/lib/podman/quadlet")
 
-HEADER = "Managed by Ansible (lgtm.stack). Local changes will be overwritten."
 FILE_MODE = 0o644
 # Siblings copied into the validation directory so references between units resolve.
 SIBLING_SUFFIXES = (".container", ".network", ".volume", ".pod", ".kube", ".image", ".build")
@@ -401,24 +400,6 @@ def remove(module: AnsibleModule, path: str, result: dict[str, Any]) -> None:
         os.unlink(path)
 
 
-def build_content(unit: dict[str, Any], unit_type: str) -> tuple[str, str | None]:
-    name, sections = unit["name"], unit["sections"]
-    restart_on = unit.get("restart_on") or []
-    extra = unit.get("restart_on_extra") or []
-    if unit_type != "container":
-        if restart_on or extra:
-            raise PreflightError(
-                "restart_on and restart_on_extra are only supported for .container units,"
-                f" not {name}"
-            )
-        return quadlet.render_unit(sections, HEADER), None
-    # The hash covers the definition without the label itself (it cannot contain its own hash).
-    definition = quadlet.render_unit(sections, None)
-    config_hash = quadlet.config_hash(definition, restart_on, extra)
-    labelled = quadlet.with_config_hash_label(sections, config_hash)
-    return quadlet.render_unit(labelled, HEADER), config_hash
-
-
 def host_podman(module: AnsibleModule) -> tuple[quadlet.Version | None, str | None]:
     """The host's Podman version and quadlet generator, checked once for all units."""
     check_systemd()
@@ -444,7 +425,11 @@ def plan_present(
     if version is not None:
         check_versions(name, unit_type, unit["sections"], version, module.params["min_podman"])
     try:
-        content, config_hash = build_content(unit, unit_type)
+        # The text and hash label every converged host carries: made in module_utils only.
+        content, config_hash = quadlet.unit_text(
+            name, unit["sections"], unit.get("restart_on") or [],
+            unit.get("restart_on_extra") or [],
+        )
     except quadlet.MissingPathError as exc:
         # A restart_on file may be templated by a task that check mode did not run.
         if not module.check_mode:
@@ -461,9 +446,7 @@ def plan_present(
     # A unit quadlet accepted before, changed only in its config-hash label (new config
     # files, or the pre-flight dry run that knows no config hash yet), needs no new dry
     # run: that would cost a quadlet run on every unchanged play.
-    relabelled_only = before is not None and quadlet.without_config_hash_label(
-        before
-    ) == quadlet.without_config_hash_label(content)
+    relabelled_only = quadlet.only_hash_label_differs(before, content)
     result["changed"] = True
     if module._diff:
         result["diff"] = {

@@ -3,8 +3,9 @@
 A host converged by an earlier version of the collection must see the same text and the
 same lgtm.stack.config-hash label from the new code, or every container restarts once
 (issue 19, item 4). The expected outputs in golden/quadlet_unit_render.json were captured
-from quadlet_unit before its rendering moved to plugins/module_utils (issue 19, item 3);
-never regenerate them to make this test pass.
+from quadlet_unit before its rendering moved to plugins/module_utils (issue 19, item 3),
+where quadlet.unit_text() now makes them for the old module and the new one alike; never
+regenerate them to make this test pass.
 
 restart_on paths are relative to a fixed tree built here (the hash covers the path text,
 the relative paths inside directories, contents and mode bits), so the hash is the same on
@@ -16,6 +17,7 @@ import os
 from pathlib import Path
 
 import pytest
+from ansible_collections.lgtm.stack.plugins.module_utils import quadlet
 from ansible_collections.lgtm.stack.plugins.modules import quadlet_unit
 
 GOLDEN = Path(__file__).parent / "golden" / "quadlet_unit_render.json"
@@ -71,7 +73,10 @@ CASES = {
     "oneshot_container": {
         "name": "lgtm-glitchtip-migrate.container",
         "sections": {
-            "Container": {"Image": "docker.io/glitchtip/glitchtip:5.1", "Exec": "./manage.py migrate"},
+            "Container": {
+                "Image": "docker.io/glitchtip/glitchtip:5.1",
+                "Exec": "./manage.py migrate",
+            },
             "Service": {"Type": "oneshot", "RemainAfterExit": "yes"},
         },
         "restart_on": ["conf/loki.yaml"],
@@ -142,3 +147,27 @@ def module_outputs(run_module, host):
 def test_module_renders_the_golden_units(run_module, host):
     golden = json.loads(GOLDEN.read_text())
     assert module_outputs(run_module, host) == golden
+
+
+def test_unit_text_renders_the_golden_units(host):
+    """module_utils' unit_text(), which every module calls, gives the same bytes."""
+    golden = json.loads(GOLDEN.read_text())
+    for case, unit in CASES.items():
+        content, config_hash = quadlet.unit_text(
+            unit["name"], unit["sections"], unit.get("restart_on", ()),
+            unit.get("restart_on_extra", ()),
+        )
+        assert {"content": content, "config_hash": config_hash} == golden[case], case
+
+
+def test_only_the_hash_label_differs():
+    golden = json.loads(GOLDEN.read_text())["container_definition_only"]["content"]
+    relabelled = golden.replace("config-hash=46b8", "config-hash=0000")
+    assert quadlet.only_hash_label_differs(golden, relabelled)
+    assert not quadlet.only_hash_label_differs(None, relabelled)
+    assert not quadlet.only_hash_label_differs(golden, relabelled.replace("=30", "=31"))
+
+
+def test_restart_on_is_refused_for_a_network():
+    with pytest.raises(ValueError, match="only supported for .container units, not lgtm.network"):
+        quadlet.unit_text("lgtm.network", {"Network": {}}, ["conf"])
