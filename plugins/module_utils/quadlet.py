@@ -2,6 +2,10 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Pure logic shared by the quadlet_unit and quadlet_reconcile modules.
 
+unit_text() is the one place a quadlet file's text and its lgtm.stack.config-hash label
+are made: hosts converged by any version of the collection carry its output, so its
+result must stay byte-identical (tests/unit/plugins/modules/test_quadlet_unit_golden.py).
+
 Everything here is stdlib only and free of side effects apart from reading
 files in hash_paths(), so it can be unit-tested without Podman or systemd.
 """
@@ -22,6 +26,9 @@ from typing import Any, Protocol
 Version = tuple[int, int, int]
 
 CONFIG_HASH_LABEL = "lgtm.stack.config-hash"
+
+# First line of every quadlet file the collection writes (part of the text, not of the hash).
+UNIT_HEADER = "Managed by Ansible (lgtm.stack). Local changes will be overwritten."
 
 # Quadlet files this collection may write; image/build are still understood by
 # the helpers because sibling files of those types may exist on a host.
@@ -429,6 +436,42 @@ def config_hash(unit_definition: str, paths: Sequence[str] = (), extra: Sequence
         parts.append("paths:" + hash_paths(paths))
     parts.extend("extra:" + item for item in extra)
     return hash_strings(parts)
+
+
+def unit_text(
+    name: str,
+    sections: Mapping[str, Mapping[str, Any]],
+    restart_on: Sequence[str] = (),
+    restart_on_extra: Sequence[str] = (),
+) -> tuple[str, str | None]:
+    """The text of quadlet file name and, for a .container unit, its config hash.
+
+    A .container unit gets the hash as a lgtm.stack.config-hash label, appended last to
+    [Container] Label=. The hash covers the unit's definition (its text without the header
+    and without that label, which cannot contain its own hash), the restart_on paths in
+    the order given (read from the host: MissingPathError when one is missing) and the
+    restart_on_extra strings. Other unit types take no restart_on and get no hash.
+    """
+    if unit_type_of(name) != "container":
+        if restart_on or restart_on_extra:
+            raise ValueError(
+                "restart_on and restart_on_extra are only supported for .container units,"
+                f" not {name}"
+            )
+        return render_unit(sections, UNIT_HEADER), None
+    definition = render_unit(sections, None)
+    digest = config_hash(definition, restart_on, restart_on_extra)
+    return render_unit(with_config_hash_label(sections, digest), UNIT_HEADER), digest
+
+
+def only_hash_label_differs(before: str | None, after: str) -> bool:
+    """True when an existing unit text differs from a new one at most in our hash label.
+
+    Quadlet's verdict on one holds for the other, so no new dry run is needed.
+    """
+    return before is not None and without_config_hash_label(before) == without_config_hash_label(
+        after
+    )
 
 
 def is_oneshot(parsed: Mapping[str, Mapping[str, list[str]]]) -> bool:

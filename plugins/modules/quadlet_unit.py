@@ -234,291 +234,15 @@ content:
   type: str
 """
 
-import os
-import re
-import shutil
-import tempfile
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
-from ansible_collections.lgtm.stack.plugins.module_utils import quadlet
+from ansible_collections.lgtm.stack.plugins.module_utils import quadlet, quadlet_units
 
 # Module-level so tests can point them at a temporary directory.
-SYSTEMD_RUN_DIR = "/run/systemd/system"
-QUADLET_BINARY_CANDIDATES = ("/usr/libexec/podman/quadlet", "/usr/lib/podman/quadlet")
-
-HEADER = "Managed by Ansible (lgtm.stack). Local changes will be overwritten."
-FILE_MODE = 0o644
-# Siblings copied into the validation directory so references between units resolve.
-SIBLING_SUFFIXES = (".container", ".network", ".volume", ".pod", ".kube", ".image", ".build")
-
-MSG_NO_SYSTEMD = (
-    "systemd is not running on this host (no {run_dir}); quadlet units need systemd as init"
-)
-MSG_NO_PODMAN = "Podman is not installed: install podman >= 4.4"
-
-
-class PreflightError(Exception):
-    pass
-
-
-def check_systemd() -> None:
-    if not os.path.isdir(SYSTEMD_RUN_DIR):
-        raise PreflightError(MSG_NO_SYSTEMD.format(run_dir=SYSTEMD_RUN_DIR))
-
-
-def podman_version(module: AnsibleModule) -> quadlet.Version:
-    podman = module.get_bin_path("podman")
-    if not podman:
-        raise PreflightError(MSG_NO_PODMAN)
-    rc, out, err = module.run_command([podman, "--version"])
-    if rc != 0:
-        raise PreflightError(f"'podman --version' failed (rc={rc}): {(err or out).strip()}")
-    try:
-        return quadlet.parse_podman_version(out)
-    except ValueError as exc:
-        raise PreflightError(str(exc)) from None
-
-
-def find_quadlet_binary(configured: str | None) -> str:
-    candidates = [configured] if configured else list(QUADLET_BINARY_CANDIDATES)
-    for candidate in candidates:
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    raise PreflightError(
-        "the quadlet generator was not found (looked for "
-        + ", ".join(candidates)
-        + "); install podman >= 4.4 or set quadlet_binary"
-    )
-
-
-def check_versions(
-    name: str,
-    unit_type: str,
-    sections: dict[str, Any],
-    version: quadlet.Version,
-    min_podman: str | None,
-) -> None:
-    problems = quadlet.check_podman_support(unit_type, sections, version, unit_name=name)
-    if min_podman:
-        try:
-            wanted = quadlet.parse_version(min_podman)
-        except ValueError as exc:
-            raise PreflightError(f"min_podman: {exc}") from None
-        if version < wanted:
-            problems.insert(
-                0,
-                f"{name} requires Podman >= {min_podman}"
-                f" (host has {quadlet.format_version(version)})",
-            )
-    if problems:
-        raise PreflightError("; ".join(problems))
-
-
-def validate_with_quadlet(
-    module: AnsibleModule, binary: str, unit_dir: str, candidates: dict[str, str | None]
-) -> None:
-    """Dry-run quadlet once over the unit directory with the candidates in place.
-
-    candidates maps a unit name to its new text, or to None for a unit being removed.
-    Raises when quadlet fails or does not generate the service of every new text.
-    """
-    written = {name: text for name, text in candidates.items() if text is not None}
-    with tempfile.TemporaryDirectory(prefix="lgtm-quadlet-") as tmp:
-        if os.path.isdir(unit_dir):
-            for entry in sorted(os.listdir(unit_dir)):
-                source = os.path.join(unit_dir, entry)
-                if (entry not in candidates and entry.endswith(SIBLING_SUFFIXES)
-                        and os.path.isfile(source)):
-                    shutil.copyfile(source, os.path.join(tmp, entry))
-        for name, text in written.items():
-            with open(os.path.join(tmp, name), "w", encoding="utf-8") as handle:
-                handle.write(text)
-        rc, out, err = module.run_command(
-            [binary, "-dryrun"], environ_update={"QUADLET_UNIT_DIRS": tmp}
-        )
-    output = "\n".join(part.strip() for part in (err, out) if part and part.strip())
-    if rc != 0:
-        raise PreflightError(f"quadlet rejected {', '.join(written)} (rc={rc}): {output}")
-    for name in written:
-        service = quadlet.service_name(name)
-        header = re.compile(r"^---(?:.*/)?" + re.escape(service) + r"---$", re.MULTILINE)
-        if not header.search(out or ""):
-            raise PreflightError(
-                f"quadlet did not generate {service} from {name}: {output or 'no output'}"
-            )
-
-
-def read_text(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
-
-
-def write_atomically(module: AnsibleModule, path: str, content: str) -> None:
-    # The temp file lives next to the target so the final rename is atomic.
-    fd, tmp_path = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content)
-        os.chmod(tmp_path, FILE_MODE)
-        module.atomic_move(tmp_path, path)
-    finally:
-        if os.path.exists(tmp_path):
-            os.unlink(tmp_path)
-
-
-def ensure_dir(module: AnsibleModule, unit_dir: str) -> bool:
-    if os.path.isdir(unit_dir):
-        return False
-    if not module.check_mode:
-        os.makedirs(unit_dir, mode=0o755)
-    return True
-
-
-def fix_attributes(module: AnsibleModule, path: str, changed: bool) -> bool:
-    changed = module.set_owner_if_different(path, "root", changed)
-    changed = module.set_group_if_different(path, "root", changed)
-    return module.set_mode_if_different(path, FILE_MODE, changed)
-
-
-def remove(module: AnsibleModule, path: str, result: dict[str, Any]) -> None:
-    before = read_text(path)
-    if before is None:
-        return
-    result["changed"] = True
-    if module._diff:
-        result["diff"] = {
-            "before": before,
-            "after": "",
-            "before_header": path,
-            "after_header": path,
-        }
-    if not module.check_mode:
-        os.unlink(path)
-
-
-def build_content(unit: dict[str, Any], unit_type: str) -> tuple[str, str | None]:
-    name, sections = unit["name"], unit["sections"]
-    restart_on = unit.get("restart_on") or []
-    extra = unit.get("restart_on_extra") or []
-    if unit_type != "container":
-        if restart_on or extra:
-            raise PreflightError(
-                "restart_on and restart_on_extra are only supported for .container units,"
-                f" not {name}"
-            )
-        return quadlet.render_unit(sections, HEADER), None
-    # The hash covers the definition without the label itself (it cannot contain its own hash).
-    definition = quadlet.render_unit(sections, None)
-    config_hash = quadlet.config_hash(definition, restart_on, extra)
-    labelled = quadlet.with_config_hash_label(sections, config_hash)
-    return quadlet.render_unit(labelled, HEADER), config_hash
-
-
-def host_podman(module: AnsibleModule) -> tuple[quadlet.Version | None, str | None]:
-    """The host's Podman version and quadlet generator, checked once for all units."""
-    check_systemd()
-    try:
-        return podman_version(module), find_quadlet_binary(module.params["quadlet_binary"])
-    except PreflightError as exc:
-        # In check mode Podman may simply not be installed yet (the install task did not run).
-        if not module.check_mode:
-            raise
-        module.warn(f"{exc}; skipping Podman checks in check mode")
-        return None, None
-
-
-def plan_present(
-    module: AnsibleModule, unit: dict[str, Any], version: quadlet.Version | None,
-    result: dict[str, Any],
-) -> tuple[str | None, bool]:
-    """Fill the unit's result; return its new text when the file must be (re)written, and
-    whether quadlet has to see that text in a dry run before it is written.
-    """
-    name = unit["name"]
-    unit_type = quadlet.unit_type_of(name)
-    if version is not None:
-        check_versions(name, unit_type, unit["sections"], version, module.params["min_podman"])
-    try:
-        content, config_hash = build_content(unit, unit_type)
-    except quadlet.MissingPathError as exc:
-        # A restart_on file may be templated by a task that check mode did not run.
-        if not module.check_mode:
-            raise
-        module.warn(f"{exc}; assuming the unit would change")
-        result["changed"] = True
-        return None, False
-    result["content"] = content
-    if config_hash is not None:
-        result["config_hash"] = config_hash
-    before = read_text(result["path"])
-    if before == content:
-        return None, False
-    # A unit quadlet accepted before, changed only in its config-hash label (new config
-    # files, or the pre-flight dry run that knows no config hash yet), needs no new dry
-    # run: that would cost a quadlet run on every unchanged play.
-    relabelled_only = before is not None and quadlet.without_config_hash_label(
-        before
-    ) == quadlet.without_config_hash_label(content)
-    result["changed"] = True
-    if module._diff:
-        result["diff"] = {
-            "before": before or "",
-            "after": content,
-            "before_header": result["path"],
-            "after_header": result["path"],
-        }
-    return content, module.params["validate"] and not relabelled_only
-
-
-def apply_units(
-    module: AnsibleModule, units: list[dict[str, Any]]
-) -> tuple[list[dict[str, Any]], str | None]:
-    """Plan every unit, dry-run the changed ones together, then write and remove.
-
-    Nothing is written until every unit passed its checks, so one bad unit leaves the
-    directory as it was. Returns each unit's result and the host's Podman version, if
-    a present unit made the module ask for it.
-    """
-    unit_dir = module.params["dir"]
-    results = [
-        {"changed": False, "path": os.path.join(unit_dir, unit["name"]),
-         "service": quadlet.service_name(unit["name"])}
-        for unit in units
-    ]
-    present = [unit for unit in units if unit["state"] == "present"]
-    version, binary = host_podman(module) if present else (None, None)
-    new_texts: dict[str, str] = {}
-    dry_run = False
-    # Indexed, not zip(strict=...): targets may run Python 3.9.
-    for index, unit in enumerate(units):
-        if unit["state"] == "present":
-            text, needs_dry_run = plan_present(module, unit, version, results[index])
-            if text is not None:
-                new_texts[unit["name"]] = text
-            dry_run = dry_run or needs_dry_run
-    if dry_run and binary is not None:
-        removed: dict[str, str | None] = {
-            unit["name"]: None for unit in units if unit["state"] == "absent"
-        }
-        validate_with_quadlet(module, binary, unit_dir, {**removed, **new_texts})
-
-    dir_created = ensure_dir(module, unit_dir) if present else False
-    for index, unit in enumerate(units):
-        result = results[index]
-        if unit["state"] == "absent":
-            remove(module, result["path"], result)
-            continue
-        if unit["name"] in new_texts and not module.check_mode:
-            write_atomically(module, result["path"], new_texts[unit["name"]])
-        if os.path.exists(result["path"]):
-            result["changed"] = fix_attributes(module, result["path"], result["changed"])
-        result["changed"] = result["changed"] or dir_created
-    return results, quadlet.format_version(version) if version is not None else None
+SYSTEMD_RUN_DIR = quadlet_units.SYSTEMD_RUN_DIR
+QUADLET_BINARY_CANDIDATES = quadlet_units.QUADLET_BINARY_CANDIDATES
 
 
 UNIT_OPTIONS: dict[str, Any] = {
@@ -570,9 +294,18 @@ def main() -> None:
 
     results: list[dict[str, Any]] = []
     version: str | None = None
+    # The module-level paths are read here, so tests can point them elsewhere.
+    settings = quadlet_units.Settings(
+        unit_dir=params["dir"],
+        validate=params["validate"],
+        quadlet_binary=params["quadlet_binary"],
+        min_podman=params["min_podman"],
+        systemd_run_dir=SYSTEMD_RUN_DIR,
+        quadlet_candidates=tuple(QUADLET_BINARY_CANDIDATES),
+    )
     try:
-        results, version = apply_units(module, units)
-    except (PreflightError, ValueError) as exc:
+        results, version = quadlet_units.apply_units(module, settings, units)
+    except (quadlet_units.PreflightError, ValueError) as exc:
         module.fail_json(msg=str(exc))
     except OSError as exc:
         module.fail_json(msg=to_text(exc))

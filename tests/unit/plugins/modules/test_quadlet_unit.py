@@ -442,3 +442,29 @@ def test_name_and_units_are_exclusive(run):
     result = run(units=[NETWORK], **loki())
     assert result["failed"] is True
     assert "mutually exclusive" in result["msg"]
+
+
+def test_plan_and_dry_run_write_nothing_until_write_units(env):
+    """The steps the service module runs apart (module_utils.quadlet_units): planning and the
+    dry run leave the unit directory alone; only write_units writes what was planned."""
+    from ansible.module_utils.basic import AnsibleModule
+    from ansible_collections.lgtm.stack.plugins.module_utils import quadlet_units
+
+    with patch_module_args({}):
+        module = AnsibleModule(argument_spec={}, supports_check_mode=True)
+    settings = quadlet_units.Settings(
+        unit_dir=str(env.units), quadlet_binary=str(env.bin / "quadlet"),
+        systemd_run_dir=str(env.run_dir),
+    )
+    units = [{"name": "lgtm-loki.container", "sections": LOKI, "state": "present"}]
+    plan = quadlet_units.plan_units(module, settings, units)
+    assert plan.dry_run and list(plan.new_texts) == ["lgtm-loki.container"]
+    assert plan.version == (5, 4, 2)
+    assert os.listdir(env.units) == []
+    assert not [c for c in env.calls() if c.startswith("quadlet")]
+    quadlet_units.dry_run_units(module, settings, units, plan)
+    assert os.listdir(env.units) == []
+    assert len([c for c in env.calls() if c.startswith("quadlet -dryrun")]) == 1
+    results = quadlet_units.write_units(module, settings, units, plan)
+    assert results[0]["changed"] is True
+    assert (env.units / "lgtm-loki.container").read_text() == plan.new_texts["lgtm-loki.container"]
