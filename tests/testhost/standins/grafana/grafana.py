@@ -1202,13 +1202,13 @@ def make_handler(app: Grafana) -> type[BaseHTTPRequestHandler]:
             users = len(app.store.query("SELECT id FROM user"))
             datasources = len(app.store.query("SELECT id FROM data_source"))
             data = (
-                "# HELP grafana_build_info A metric with a constant '1' value labeled by version.\n"
+                "# HELP grafana_build_info Always 1; the labels name the stand-in's build.\n"
                 "# TYPE grafana_build_info gauge\n"
                 f'grafana_build_info{{edition="oss",version="{VERSION}"}} 1\n'
-                "# HELP grafana_stat_total_users total amount of users\n"
+                "# HELP grafana_stat_total_users Users in the database.\n"
                 "# TYPE grafana_stat_total_users gauge\n"
                 f"grafana_stat_total_users {users}\n"
-                "# HELP grafana_stat_totals_datasource total number of defined datasources\n"
+                "# HELP grafana_stat_totals_datasource Data sources in the database.\n"
                 "# TYPE grafana_stat_totals_datasource gauge\n"
                 f"grafana_stat_totals_datasource {datasources}\n"
             ).encode()

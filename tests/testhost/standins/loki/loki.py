@@ -2222,36 +2222,35 @@ class Handler(StandinHandler):
         build = (f'branch="{BRANCH}",goarch="amd64",goos="linux",goversion="{GO_VERSION}",'
                  f'revision="{REVISION}",tags="netgo",version="{VERSION}"')
         lines = [
-            "# HELP loki_build_info A metric with a constant '1' value labeled by version, "
-            "revision, branch, goversion from which loki was built, and the goos and goarch "
-            "for the build.", "# TYPE loki_build_info gauge", f"loki_build_info{{{build}}} 1",
-            "# HELP process_start_time_seconds Start time of the process since unix epoch in "
-            "seconds.", "# TYPE process_start_time_seconds gauge",
+            "# HELP loki_build_info Always 1; the labels name the stand-in's reported build.",
+            "# TYPE loki_build_info gauge", f"loki_build_info{{{build}}} 1",
+            "# HELP process_start_time_seconds When this process started (Unix seconds).",
+            "# TYPE process_start_time_seconds gauge",
             f"process_start_time_seconds {app.started:.3f}",
-            "# HELP loki_ingester_wal_disk_full_failures_total Total number of wal write "
-            "failures due to full disk.",
+            "# HELP loki_ingester_wal_disk_full_failures_total WAL writes that failed on a "
+            "full disk.",
             "# TYPE loki_ingester_wal_disk_full_failures_total counter",
             f"loki_ingester_wal_disk_full_failures_total {app.disk_full_failures}",
-            "# HELP loki_ingester_wal_disk_usage_percent Current disk usage percentage (0.0 "
-            "to 1.0) for the WAL directory.", "# TYPE loki_ingester_wal_disk_usage_percent gauge",
+            "# HELP loki_ingester_wal_disk_usage_percent Used fraction (0 to 1) of the WAL's "
+            "filesystem.", "# TYPE loki_ingester_wal_disk_usage_percent gauge",
             f"loki_ingester_wal_disk_usage_percent {app.disk_usage:g}",
         ]
         with app.metrics_lock:
-            lines += ["# HELP loki_distributor_lines_received_total The total number of "
-                      "lines received per tenant",
+            lines += ["# HELP loki_distributor_lines_received_total Log lines accepted, by "
+                      "tenant and format.",
                       "# TYPE loki_distributor_lines_received_total counter"]
             lines += [f'loki_distributor_lines_received_total{{format="{fmt}",'
                       f'is_internal_stream="false",policy="",tenant="{t}"}} {n}'
                       for (t, fmt), n in sorted(app.lines_received.items())]
-            lines += ["# HELP loki_distributor_bytes_received_total The total number of "
-                      "uncompressed bytes received per tenant. Includes structured metadata bytes.",
+            lines += ["# HELP loki_distributor_bytes_received_total Uncompressed bytes accepted "
+                      "(lines and structured metadata), by tenant.",
                       "# TYPE loki_distributor_bytes_received_total counter"]
             lines += [f'loki_distributor_bytes_received_total{{format="{fmt}",'
                       f'is_internal_stream="false",policy="",retention_hours="{hours}",'
                       f'tenant="{t}"}} {n}'
                       for (t, fmt, hours), n in sorted(app.bytes_received.items())]
-            lines += ["# HELP loki_discarded_samples_total The total number of samples that "
-                      "were discarded.", "# TYPE loki_discarded_samples_total counter"]
+            lines += ["# HELP loki_discarded_samples_total Log lines refused, by reason and "
+                      "tenant.", "# TYPE loki_discarded_samples_total counter"]
             lines += [f'loki_discarded_samples_total{{format="{fmt}",policy="",reason="{r}",'
                       f'retention_hours="{hours}",tenant="{t}"}} {n}'
                       for (r, t, hours, fmt), n in sorted(app.discarded.items())]
@@ -2262,7 +2261,7 @@ class Handler(StandinHandler):
                       f'"{status}"}} {n}' for (route, status), n in sorted(app.requests.items())]
         with app.store.lock:
             streams = sum(len(s) for s in app.store.tenants.values())
-        lines += ["# HELP loki_ingester_memory_streams The total number of streams in memory.",
+        lines += ["# HELP loki_ingester_memory_streams Streams held now, all tenants.",
                   "# TYPE loki_ingester_memory_streams gauge",
                   f"loki_ingester_memory_streams {streams}"]
         self.send(200, "\n".join(lines) + "\n", "text/plain; version=0.0.4; charset=utf-8")

@@ -1445,43 +1445,40 @@ class Handler(StandinHandler):
         labels = (f'branch="{BRANCH}",goversion="{GO_VERSION}",revision="{REVISION}",'
                   f'version="{VERSION}"')
         lines = [
-            "# HELP cortex_build_info A metric with a constant '1' value labeled by version, "
-            "revision, branch, and goversion from which cortex was built.",
+            "# HELP cortex_build_info Always 1; the labels name the stand-in's reported build.",
             "# TYPE cortex_build_info gauge", f"cortex_build_info{{{labels}}} 1",
-            "# HELP mimir_build_info A metric with a constant '1' value labeled by version, "
-            "revision, branch, and goversion from which mimir was built.",
+            "# HELP mimir_build_info Always 1; the labels name the stand-in's reported build.",
             "# TYPE mimir_build_info gauge", f"mimir_build_info{{{labels}}} 1",
-            "# HELP cortex_config_hash Hash of the currently active config file.",
+            "# HELP cortex_config_hash Always 1; the label is the sha256 of the loaded config.",
             "# TYPE cortex_config_hash gauge",
             f'cortex_config_hash{{sha256="{app.config_hash}"}} 1',
-            "# HELP process_start_time_seconds Start time of the process since unix epoch in "
-            "seconds.", "# TYPE process_start_time_seconds gauge",
+            "# HELP process_start_time_seconds When this process started (Unix seconds).",
+            "# TYPE process_start_time_seconds gauge",
             f"process_start_time_seconds {app.started:.3f}",
-            "# HELP cortex_distributor_received_samples_total The total number of received "
-            "samples, excluding rejected and deduped samples.",
+            "# HELP cortex_distributor_received_samples_total Samples accepted per tenant.",
             "# TYPE cortex_distributor_received_samples_total counter",
         ]
         with store.lock:
             for user, count in sorted(store.received.items()):
                 lines.append(f'cortex_distributor_received_samples_total{{user="{user}"}} '
                              f"{count}")
-            lines += ["# HELP cortex_distributor_received_exemplars_total The total number of "
-                      "received exemplars.",
+            lines += ["# HELP cortex_distributor_received_exemplars_total Exemplars accepted per "
+                      "tenant.",
                       "# TYPE cortex_distributor_received_exemplars_total counter"]
             for user, count in sorted(store.received_exemplars.items()):
                 lines.append(f'cortex_distributor_received_exemplars_total{{user="{user}"}} '
                              f"{count}")
-            lines += ["# HELP cortex_discarded_samples_total The total number of samples that "
-                      "were discarded.", "# TYPE cortex_discarded_samples_total counter"]
+            lines += ["# HELP cortex_discarded_samples_total Samples refused, by reason, tenant.",
+                      "# TYPE cortex_discarded_samples_total counter"]
             for (reason, user), count in sorted(store.discarded.items()):
                 lines.append(f'cortex_discarded_samples_total{{reason="{reason}",user="{user}"}}'
                              f" {count}")
             series = sum(len(t.series) for t in store.tenants.values())
             lines += [
-                "# HELP cortex_ingester_memory_series The current number of series in memory.",
+                "# HELP cortex_ingester_memory_series Series held now, all tenants.",
                 "# TYPE cortex_ingester_memory_series gauge",
                 f"cortex_ingester_memory_series {series}",
-                "# HELP cortex_ingester_memory_users The current number of users in memory.",
+                "# HELP cortex_ingester_memory_users Tenants holding series now.",
                 "# TYPE cortex_ingester_memory_users gauge",
                 f"cortex_ingester_memory_users {len(store.tenants)}",
                 "# HELP mimir_standin_samples_total Samples the lgtm stand-in holds (all "

@@ -1102,19 +1102,18 @@ class Handler(StandinHandler):
         self.send(200, "GET /status/config\n---\n" + text, "text/plain")
 
     def metrics(self, app: Tempo) -> None:
-        lines = ["# HELP tempo_build_info A metric with a constant '1' value labeled by "
-                 "version, revision, branch, goversion from which tempo was built, and the "
-                 "goos and goarch for the build.", "# TYPE tempo_build_info gauge",
+        lines = ["# HELP tempo_build_info Always 1; the labels name the stand-in's reported "
+                 "build.", "# TYPE tempo_build_info gauge",
                  f'tempo_build_info{{branch="{BRANCH}",goarch="amd64",goos="linux",'
                  f'goversion="{GO_VERSION}",revision="{REVISION}",tags="unknown",'
                  f'version="{VERSION}"}} 1']
         with app.metrics_lock:
-            lines += ["# HELP tempo_distributor_spans_received_total The total number of "
-                      "spans received.", "# TYPE tempo_distributor_spans_received_total counter"]
+            lines += ["# HELP tempo_distributor_spans_received_total Spans accepted, by tenant.",
+                      "# TYPE tempo_distributor_spans_received_total counter"]
             lines += [f'tempo_distributor_spans_received_total{{tenant="{tenant}"}} {count}'
                       for tenant, count in sorted(app.spans_received.items())]
-            lines += ["# HELP tempo_distributor_bytes_received_total The total number of "
-                      "proto bytes received.",
+            lines += ["# HELP tempo_distributor_bytes_received_total Protobuf bytes accepted, by "
+                      "tenant.",
                       "# TYPE tempo_distributor_bytes_received_total counter"]
             lines += [f'tempo_distributor_bytes_received_total{{tenant="{tenant}"}} {count}'
                       for tenant, count in sorted(app.bytes_received.items())]
@@ -1126,13 +1125,15 @@ class Handler(StandinHandler):
                       for (route, status), count in sorted(app.requests.items())]
         with app.store.lock:
             live = sum(len(traces) for traces in app.store.tenants.values())
-        lines += ["# HELP tempo_live_store_live_traces The current number of live traces.",
+        lines += ["# HELP tempo_live_store_live_traces Traces held in memory now.",
                   "# TYPE tempo_live_store_live_traces gauge",
                   f"tempo_live_store_live_traces {live}",
-                  "# HELP tempo_metrics_generator_registry_active_series The active series.",
+                  "# HELP tempo_metrics_generator_registry_active_series Series the metrics "
+                  "generator holds now.",
                   "# TYPE tempo_metrics_generator_registry_active_series gauge",
                   f"tempo_metrics_generator_registry_active_series {len(app.generator.series)}",
-                  "# HELP prometheus_remote_storage_samples_total Batches sent (stand-in).",
+                  "# HELP tempo_metrics_generator_remote_write_batches_total Remote-write "
+                  "batches sent, by result (stand-in's own metric).",
                   "# TYPE tempo_metrics_generator_remote_write_batches_total counter",
                   f'tempo_metrics_generator_remote_write_batches_total{{result="success"}} '
                   f"{app.generator.sent_batches}",
