@@ -26,6 +26,7 @@ import json
 import math
 import os
 import re
+import signal
 import socket
 import ssl
 import struct
@@ -1083,6 +1084,23 @@ class StandinApp:
         line = format_log(level, msg, fields, self.level_first, self.log_format)
         with self.log_lock:
             print(line, file=sys.stderr, flush=True)
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def run_until_signalled(self) -> int:
+        """Starts, and stops on the first SIGTERM or SIGINT, as the programs' main does."""
+        signalled = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_args: signalled.set())
+        self.start()
+        while not signalled.wait(3600):
+            pass
+        self.stop()
+        return 0
 
     def listen(self, address: str, port: int) -> socket.socket:
         """Like Go's net.Listen("tcp", addr): an empty address is every interface, v4 and v6."""

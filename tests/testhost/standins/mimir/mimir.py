@@ -69,7 +69,6 @@ import json
 import math
 import os
 import re
-import signal
 import sys
 import threading
 import time
@@ -1787,14 +1786,7 @@ def main(argv: list[str] | None = None) -> int:
             app.log("error", "initializing application", err=f"unrecognised module name: "
                     f"{target}")
             return 1
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    app.start()
-    while not stop.wait(3600):
-        pass
-    app.stop()
-    return 0
+    return app.run_until_signalled()
 
 
 if __name__ == "__main__":

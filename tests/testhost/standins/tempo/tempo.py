@@ -1425,14 +1425,7 @@ def main(argv: list[str] | None = None) -> int:
     app = Tempo(config, schema)
     app.log("info", "Starting Tempo", version=f"(version={VERSION}, branch={BRANCH}, "
             f"revision={REVISION})", target=target)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_args: stop.set())
-    app.start()
-    while not stop.wait(3600):
-        pass
-    app.stop()
-    return 0
+    return app.run_until_signalled()
 
 
 if __name__ == "__main__":
