@@ -13,7 +13,7 @@ export PY_COLORS=0 ANSIBLE_FORCE_COLOR=0 ANSIBLE_NOCOLOR=1
 
 # `images` checks the locally built test images, so it has no upstream variant.
 # The fault drills (issue 8) last; `bash tests/drills.sh` runs them alone.
-role_scenarios="network quadlet loki tempo mimir prometheus grafana alloy glitchtip multihost stack drills"
+role_scenarios="network quadlet loki tempo mimir prometheus grafana alloy glitchtip multihost stack compat drills"
 default_scenarios="images $role_scenarios"
 upstream=false
 [[ ${LGTM_TEST_IMAGES:-local} == upstream ]] && upstream=true && default_scenarios=$role_scenarios
