@@ -39,7 +39,7 @@ def changed_tasks(output: str) -> list[str]:
 
 def test_upgrade_over_a_converged_stack_changes_and_restarts_nothing(host):
     before = running_containers(host)
-    services = {service for service, _id, _started in before.values()}
+    services = {service for service, *_identity in before.values()}
     assert services == SERVICES, f"the base commit's converge left {sorted(before)}"
 
     result = run_playbook("converge.yml")
