@@ -70,8 +70,8 @@ SYSTEM_TREES = (
 _TRUE = ("1", "true", "yes", "on")
 
 
-def _inside(path: str, top: str) -> bool:
-    return path == top or path.startswith(top.rstrip("/") + "/")
+def _inside(inner: str, outer: str) -> bool:
+    return inner == outer or inner.startswith(outer.rstrip("/") + "/")
 
 
 def is_system_path(path: str) -> bool:
