@@ -6,7 +6,8 @@ cases ({role, vars}) from the file named by its argument. For each, it finds the
 call of the quadlet core that deploys (include_role lgtm.stack.quadlet with
 quadlet_units), renders the `units` argument of the core's dry run
 (tasks/preflight.yml) and of its write (tasks/units.yml) with the role's defaults and
-vars and the call's vars, and prints both, or the error.
+vars and the call's vars, and prints both, or the error. A case with `probe` instead
+renders what preflight notes and reports for that lgtm.stack.host_probe result.
 """
 
 import functools
@@ -62,7 +63,44 @@ def journal_found(paths: list[str]) -> dict[str, Any]:
     return {"results": [{"item": path, "stat": {"exists": True}} for path in paths]}
 
 
+def preflight(probe: dict[str, Any]) -> dict[str, Any]:
+    """What preflight's host step adds to the problems and its report, for a probe result."""
+    scope = {
+        **load(ROLES / "preflight/defaults/main.yml"),
+        **load(ROLES / "preflight/vars/main.yml"),
+        "preflight_probe": probe,
+        "preflight_problems": [],
+        # The other checks have tests of their own.
+        "preflight_host_problems": [],
+        "preflight_reach_problems": [],
+    }
+    tasks = load_file(ROLES / "preflight/tasks/host.yml")
+    noted = next(task for task in tasks if "ansible.builtin.set_fact" in task)
+    report = load_file(ROLES / "preflight/tasks/report.yml")[0]["ansible.builtin.assert"]
+    templar = Templar(loader=DataLoader(), variables=scope)
+    problems = templar.template(noted["ansible.builtin.set_fact"]["preflight_problems"])
+    templar = Templar(
+        loader=DataLoader(),
+        variables={
+            **scope,
+            "preflight_problems": problems,
+            "inventory_hostname": HOST,
+            "preflight_host_services": ["loki"],
+        },
+    )
+    message = report["success_msg"] if not problems else report["fail_msg"]
+    return {
+        "problems": problems,
+        "report": templar.template(message),
+        "probes_selinux": load_file(ROLES / "preflight/tasks/host.yml")[0][
+            "lgtm.stack.host_probe"
+        ].get("selinux"),
+    }
+
+
 def render(case: dict[str, Any]) -> dict[str, Any]:
+    if "probe" in case:
+        return preflight(case["probe"])
     role = case["role"]
     inventory = {
         "inventory_hostname": HOST,

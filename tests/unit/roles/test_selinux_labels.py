@@ -151,3 +151,38 @@ def test_alloy_without_the_journal_keeps_label_separation(rendered):
         "/etc/lgtm/alloy:/etc/alloy:ro,Z",
         "/var/lib/lgtm/alloy:/var/lib/alloy/data:Z",
     ]
+
+
+PROBES = {
+    "enforcing, nothing missing": {"mode": "enforcing", "library": True, "container_policy": True},
+    "enforcing, both missing": {"mode": "enforcing", "library": False, "container_policy": False},
+    "permissive, both missing": {"mode": "permissive", "library": False, "container_policy": False},
+    "disabled": {"mode": "disabled", "library": True, "container_policy": False},
+}
+
+
+@pytest.fixture(scope="module")
+def preflight(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    cases = tmp_path_factory.mktemp("preflight") / "cases.json"
+    cases.write_text(json.dumps([{"probe": {"selinux": seen}} for seen in PROBES.values()]))
+    done = subprocess.run(
+        [sys.executable, str(HELPER), str(cases)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return dict(zip(PROBES, json.loads(done.stdout)))  # noqa: B905 - one outcome per case
+
+
+def test_preflight_asks_the_host_for_selinux_and_reports_its_mode(preflight):
+    assert all(outcome["probes_selinux"] is True for outcome in preflight.values())
+    assert preflight["disabled"]["problems"] == []
+    assert preflight["disabled"]["report"].endswith("can be deployed (SELinux disabled)")
+    assert preflight["permissive, both missing"]["problems"] == []
+    assert preflight["enforcing, nothing missing"]["report"].endswith("(SELinux enforcing)")
+
+
+def test_preflight_fails_an_enforcing_host_naming_what_is_missing(preflight):
+    outcome = preflight["enforcing, both missing"]
+    assert len(outcome["problems"]) == 2
+    assert "is not ready for the stack" in outcome["report"]
+    assert "python3-libselinux" in outcome["report"] and "container-selinux" in outcome["report"]
+    assert outcome["report"].endswith("(SELinux enforcing)")
