@@ -154,6 +154,7 @@ import tempfile
 from dataclasses import dataclass
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.lgtm.stack.plugins.module_utils.selinux import copy_directory_context
 
 
 class ConfigError(Exception):
@@ -223,8 +224,13 @@ def read_bytes(path: str) -> bytes | None:
         return None
 
 
-def write_file(path: str, content: bytes, wanted: Attributes) -> None:
-    """Replace path atomically; the new inode has its owner and mode before it is renamed in."""
+def write_file(
+    path: str, content: bytes, wanted: Attributes, module: AnsibleModule | None = None
+) -> None:
+    """Replace path atomically; the new inode has its owner and mode before it is renamed in.
+
+    With module, it also has its directory's SELinux context (a container volume's label).
+    """
     fd, temp_path = tempfile.mkstemp(
         prefix=f".{os.path.basename(path)}.", dir=os.path.dirname(path)
     )
@@ -234,6 +240,8 @@ def write_file(path: str, content: bytes, wanted: Attributes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         apply_attributes(temp_path, wanted)
+        if module is not None:
+            copy_directory_context(module, temp_path)
         os.replace(temp_path, path)
     finally:
         if os.path.exists(temp_path):
@@ -350,7 +358,7 @@ def ensure_files(
             if module._diff and not secret:
                 diffs.append(file_diff(entry, current, content))
             if not module.check_mode:
-                write_file(dest, content, wanted)
+                write_file(dest, content, wanted, module)
         elif differs(dest, wanted):
             changed.append(dest)
             if not module.check_mode:

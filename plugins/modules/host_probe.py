@@ -32,6 +32,14 @@ options:
     type: list
     elements: path
     default: []
+  selinux:
+    description:
+      - Also report SELinux, in RV(selinux) - its mode read from the kernel, whether the Python
+        that runs Ansible's modules here loads libselinux (as Ansible's own SELinux support
+        does), and whether the container policy module (C(container-selinux)) is installed in
+        the policy store.
+    type: bool
+    default: false
 attributes:
   check_mode:
     description: Runs the same way in check mode.
@@ -95,8 +103,27 @@ paths:
   type: dict
   sample:
     /run/systemd/system: {exists: true, isdir: true, isfile: false, islink: false}
+selinux:
+  description: SELinux on the host, when O(selinux) is set.
+  returned: when O(selinux) is true
+  type: dict
+  contains:
+    mode:
+      description: V(enforcing), V(permissive) or V(disabled) (also without SELinux at all).
+      type: str
+    library:
+      description: Whether the module's Python loads libselinux (Ansible sets contexts with it).
+      type: bool
+    container_policy:
+      description: Whether the host policy's store holds an enabled C(container) module.
+      type: bool
+  sample:
+    mode: enforcing
+    library: true
+    container_policy: true
 """
 
+import glob
 import os
 from typing import Any
 
@@ -128,20 +155,76 @@ def look_at(path: str) -> dict[str, bool]:
     }
 
 
+SELINUX_ENFORCE = "/sys/fs/selinux/enforce"
+SELINUX_CONFIG = "/etc/selinux/config"
+SELINUX_STORE = "/var/lib/selinux"
+
+
+def selinux_mode(enforce: str = SELINUX_ENFORCE) -> str:
+    # The kernel's own switch: readable whether or not libselinux loads, which is what
+    # tells an enforcing host without the library from a host without SELinux.
+    try:
+        with open(enforce, encoding="ascii") as handle:
+            return "enforcing" if handle.read().strip() == "1" else "permissive"
+    except OSError:
+        return "disabled"
+
+
+def selinux_library() -> bool:
+    # The shim Ansible's modules use for file contexts (ctypes over libselinux.so.1).
+    try:
+        from ansible.module_utils.compat import selinux  # noqa: F401 pylint: disable=unused-import
+    except ImportError:
+        return False
+    return True
+
+
+def policy_type(config: str = SELINUX_CONFIG) -> str | None:
+    try:
+        with open(config, encoding="utf-8") as handle:
+            for line in handle:
+                key, _sep, value = line.strip().partition("=")
+                if key.strip() == "SELINUXTYPE" and value.strip():
+                    return value.strip()
+    except OSError:
+        return None
+    return None
+
+
+def container_policy(store: str = SELINUX_STORE, config: str = SELINUX_CONFIG) -> bool:
+    """True when the host's policy store holds the container module (at any priority), enabled.
+
+    container-selinux installs it there (the types container volumes are labelled with);
+    a module that semodule disabled leaves a marker under modules/disabled/.
+    """
+    kind = policy_type(config) or "*"
+    for modules in glob.glob(os.path.join(store, kind, "active", "modules")):
+        installed = any(os.path.isdir(path)
+                        for path in glob.glob(os.path.join(modules, "[0-9]*", "container")))
+        if installed and not os.path.exists(os.path.join(modules, "disabled", "container")):
+            return True
+    return False
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "commands": {"type": "list", "elements": "list", "default": []},
             "paths": {"type": "list", "elements": "path", "default": []},
+            "selinux": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
     commands = [[to_text(part) for part in argv] for argv in module.params["commands"]]
-    module.exit_json(
-        changed=False,
-        commands=[run_probe(module, argv) for argv in commands],
-        paths={path: look_at(path) for path in module.params["paths"]},
-    )
+    result: dict[str, Any] = {
+        "changed": False,
+        "commands": [run_probe(module, argv) for argv in commands],
+        "paths": {path: look_at(path) for path in module.params["paths"]},
+    }
+    if module.params["selinux"]:
+        result["selinux"] = {"mode": selinux_mode(), "library": selinux_library(),
+                             "container_policy": container_policy()}
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -76,6 +76,7 @@ import string
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.lgtm.stack.plugins.module_utils.selinux import copy_directory_context
 
 ALPHABET = string.ascii_letters + string.digits
 
@@ -88,7 +89,7 @@ def read_current(path: str) -> str | None:
         return None
 
 
-def write_atomically(path: str, content: str) -> None:
+def write_atomically(module: AnsibleModule, path: str, content: str) -> None:
     directory = os.path.dirname(path) or "."
     # mkstemp creates the file 0600 and os.replace keeps that mode (AnsibleModule.atomic_move
     # would give a new file the umask's mode until ownership and mode are applied), so the
@@ -99,6 +100,8 @@ def write_atomically(path: str, content: str) -> None:
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
+        # A secret read by a container: its volume's SELinux context, before it is renamed in.
+        copy_directory_context(module, temp_path)
         os.replace(temp_path, path)
     finally:
         if os.path.exists(temp_path):
@@ -134,7 +137,7 @@ def main() -> None:
         wanted = "".join(secrets.choice(ALPHABET) for _position in range(length))
     written = wanted is not None and wanted != current
     if written and not module.check_mode:
-        write_atomically(path, wanted or "")
+        write_atomically(module, path, wanted or "")
 
     changed = written
     if os.path.exists(path):

@@ -2,6 +2,7 @@
 asked, its config validated, and data really flowing through it from real clients."""
 
 import json
+import re
 import subprocess
 import time
 import uuid
@@ -115,6 +116,27 @@ def test_flags_mounts_and_files(root):
     assert 'url = "http://lgtm-loki:3100/loki/api/v1/push"' in text
     assert 'endpoint = "http://lgtm-tempo:4318"' in text
     assert 'url = "http://lgtm-mimir:9009/api/v1/push"' in text
+
+
+def test_alloy_reads_the_journal_without_label_separation_the_backends_keep_theirs(root):
+    """The labels reach Podman as written: quadlet's generated services carry them, and the
+    containers run (Podman ignores z/Z on this host, which has no SELinux)."""
+    alloy = root.file("/run/systemd/generator/lgtm-alloy.service").content_string
+    assert "-v /run/log/journal:/run/log/journal:ro" in alloy and "label=disable" in alloy
+    assert not re.search(r"-v \S+[:,][zZ]\b", alloy), "no volume of Alloy's relabelled"
+    loki = root.file("/run/systemd/generator/lgtm-loki.service").content_string
+    assert re.search(r"-v /etc/lgtm/loki:/etc/loki:ro,Z\s", loki), loki
+    assert re.search(r"-v /var/lib/lgtm/loki:/loki:Z\s", loki), loki
+    assert "label=disable" not in loki
+    assert root.run("systemctl is-active lgtm-loki.service lgtm-alloy.service").rc == 0
+
+
+def test_preflight_reports_this_host_s_selinux_mode(root):
+    result = run_playbook("preflight.yml")
+    result.assert_ok()
+    # The Debian test hosts have no SELinux: nothing is asked of them.
+    assert "can be deployed (SELinux disabled)" in result.output, result.output[-3000:]
+    assert result.changed == 0
 
 
 def test_journal_of_a_listed_unit_reaches_loki_and_others_do_not(root, loki_port):

@@ -126,6 +126,15 @@ def test_units_depend_on_each_other_and_start_at_boot(root):
         assert root.file(wants).exists, unit
 
 
+def test_web_and_worker_share_uploads_with_a_shared_selinux_label(root):
+    """Labels the core chose over all GlitchTip units, as quadlet hands them to Podman."""
+    for unit, volume in (("web", "/var/lib/lgtm/glitchtip/uploads:/code/uploads:z"),
+                         ("worker", "/var/lib/lgtm/glitchtip/uploads:/code/uploads:z"),
+                         ("postgres", "/var/lib/lgtm/glitchtip/postgres:/var/lib/postgresql:Z")):
+        service = root.file(f"/run/systemd/generator/lgtm-glitchtip-{unit}.service").content_string
+        assert f"-v {volume} " in service or service.rstrip().endswith(f"-v {volume}"), service
+
+
 def test_migrations_ran_once(root):
     log = root.run("journalctl -u lgtm-glitchtip-migrate.service --no-pager -o cat").stdout
     # systemd's own line, once per successful run of the job.

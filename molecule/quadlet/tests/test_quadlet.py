@@ -44,6 +44,11 @@ def test_files_directories_and_hash_label(root):
         if line.startswith("Label=lgtm.stack.config-hash=")
     ]
     assert len(label) == 1
+    # The core labels every bind mount for SELinux (one container each here: private).
+    volumes = [line for line in unit.content_string.splitlines() if line.startswith("Volume=")]
+    assert volumes == ["Volume=/etc/lgtm/testsvc-a/www:/srv/www:ro,Z",
+                       "Volume=/etc/lgtm/testsvc-a/httpd:/etc/testsvc:ro,Z",
+                       "Volume=/var/lib/lgtm/testsvc-a:/data:Z"]
     running = root.run(
         "podman inspect --format '{{index .Config.Labels \"lgtm.stack.config-hash\"}}' " + A
     )

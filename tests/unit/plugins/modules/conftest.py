@@ -38,3 +38,29 @@ def run_module(capsys):
         return result, output
 
     return _run
+
+
+@pytest.fixture
+def fake_selinux(monkeypatch):
+    """SELinux enabled, as AnsibleModule sees it: every directory has a context of its own.
+
+    Returns the (path, inode, context) of each context set, so a test can tell that it
+    was set on the inode that ends up at the destination.
+    """
+    import os
+
+    from ansible.module_utils.basic import AnsibleModule
+
+    calls = []
+
+    def context(_module, path):
+        return ["system_u", "object_r", "container_file_t", f"s0:{os.path.basename(path)}"]
+
+    def set_context(_module, path, wanted, changed, diff=None):
+        calls.append((path, os.stat(path).st_ino, wanted))
+        return True
+
+    monkeypatch.setattr(AnsibleModule, "selinux_enabled", lambda _module: True)
+    monkeypatch.setattr(AnsibleModule, "selinux_context", context)
+    monkeypatch.setattr(AnsibleModule, "set_context_if_different", set_context)
+    return calls

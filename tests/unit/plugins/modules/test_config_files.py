@@ -200,3 +200,21 @@ def test_bad_settings_fail_naming_the_problem(tmp_path, run, params, message):
     assert result["failed"]
     assert message in result["msg"]
     assert not (tmp_path / "x").exists()
+
+
+def test_a_written_file_has_its_directory_s_selinux_context_before_it_appears(
+    tmp_path, run, fake_selinux
+):
+    volume = tmp_path / "dashboards"
+    spec = {"directories": [{"path": str(volume)}],
+            "files": [{"dest": str(volume / "new.json"), "content": "{}\n"}]}
+    result, _output = run(**spec)
+    assert result["changed"]
+    [(path, inode, context)] = fake_selinux
+    # Set on the temporary file in the same directory, which then became the file.
+    assert os.path.dirname(path) == str(volume) and path != str(volume / "new.json")
+    assert inode == os.stat(volume / "new.json").st_ino
+    assert context == ["system_u", "object_r", "container_file_t", "s0:dashboards"]
+    fake_selinux.clear()
+    run(**spec)
+    assert fake_selinux == [], "nothing written, nothing labelled"

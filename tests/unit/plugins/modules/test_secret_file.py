@@ -88,3 +88,17 @@ def test_bad_input_fails(tmp_path, run, params, message):
     result, _output = run(path=str(path), **params)
     assert result["failed"] and message in result["msg"]
     assert not path.exists()
+
+
+def test_a_written_secret_has_its_directory_s_selinux_context_before_it_appears(
+    tmp_path, run, fake_selinux
+):
+    secrets_dir = tmp_path / "secrets"
+    secrets_dir.mkdir()
+    result = run(path=str(secrets_dir / "admin_password"))[0]
+    assert result["written"]
+    # The first call labels the temporary file; later ones come from the file attributes.
+    path, inode, context = fake_selinux[0]
+    assert os.path.dirname(path) == str(secrets_dir) and path != str(secrets_dir / "admin_password")
+    assert inode == os.stat(secrets_dir / "admin_password").st_ino
+    assert context == ["system_u", "object_r", "container_file_t", "s0:secrets"]

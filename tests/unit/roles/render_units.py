@@ -1,0 +1,147 @@
+"""Render every service role's quadlet units the way the quadlet core writes them.
+
+Run in its own interpreter (the test starts it): it installs Ansible's collection
+loader, which must not leak into the other unit tests' imports. Reads a JSON list of
+cases ({role, vars}) from the file named by its argument. For each, it finds the role's
+call of the quadlet core that deploys (include_role lgtm.stack.quadlet with
+quadlet_units), renders the `units` argument of the core's dry run
+(tasks/preflight.yml) and of its write (tasks/units.yml) with the role's defaults and
+vars and the call's vars, and prints both, or the error. A case with `probe` instead
+renders what preflight notes and reports for that lgtm.stack.host_probe result.
+"""
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar, trust_as_template
+from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
+
+REPO = Path(__file__).resolve().parents[3]
+ROLES = REPO / "roles"
+HOST = "h1"
+
+
+@functools.cache
+def load_file(path: Path) -> Any:
+    return DataLoader().load_from_file(str(path), trusted_as_template=True)
+
+
+def load(path: Path) -> dict[str, Any]:
+    return dict(load_file(path) or {}) if path.exists() else {}
+
+
+def core_call(role: str) -> dict[str, Any]:
+    """The vars of the role's include of the quadlet core that deploys its units."""
+    for path in sorted((ROLES / role / "tasks").glob("*.yml")):
+        for task in load_file(path) or []:
+            include = task.get("ansible.builtin.include_role") or {}
+            variables = task.get("vars") or {}
+            if (
+                include.get("name") == "lgtm.stack.quadlet"
+                and "tasks_from" not in include
+                and "quadlet_units" in variables
+                and str(variables.get("quadlet_state", "present")) != "absent"
+            ):
+                return dict(variables)
+    raise LookupError(f"{role}: no call of lgtm.stack.quadlet with quadlet_units")
+
+
+def task_units(path: Path) -> Any:
+    """The `units` argument of the quadlet_unit task in one of the core's task files."""
+    for task in load_file(path):
+        if "lgtm.stack.quadlet_unit" in task:
+            return task["lgtm.stack.quadlet_unit"]["units"]
+    raise LookupError(f"{path}: no lgtm.stack.quadlet_unit task")
+
+
+def journal_found(paths: list[str]) -> dict[str, Any]:
+    """alloy's registered stat of the host's journal directories and machine-id."""
+    return {"results": [{"item": path, "stat": {"exists": True}} for path in paths]}
+
+
+def preflight(probe: dict[str, Any]) -> dict[str, Any]:
+    """What preflight's host step adds to the problems and its report, for a probe result."""
+    scope = {
+        **load(ROLES / "preflight/defaults/main.yml"),
+        **load(ROLES / "preflight/vars/main.yml"),
+        "preflight_probe": probe,
+        "preflight_problems": [],
+        # The other checks have tests of their own.
+        "preflight_host_problems": [],
+        "preflight_reach_problems": [],
+    }
+    tasks = load_file(ROLES / "preflight/tasks/host.yml")
+    noted = next(task for task in tasks if "ansible.builtin.set_fact" in task)
+    report = load_file(ROLES / "preflight/tasks/report.yml")[0]["ansible.builtin.assert"]
+    templar = Templar(loader=DataLoader(), variables=scope)
+    problems = templar.template(noted["ansible.builtin.set_fact"]["preflight_problems"])
+    templar = Templar(
+        loader=DataLoader(),
+        variables={
+            **scope,
+            "preflight_problems": problems,
+            "inventory_hostname": HOST,
+            "preflight_host_services": ["loki"],
+        },
+    )
+    message = report["success_msg"] if not problems else report["fail_msg"]
+    return {
+        "problems": problems,
+        "report": templar.template(message),
+        "probes_selinux": load_file(ROLES / "preflight/tasks/host.yml")[0][
+            "lgtm.stack.host_probe"
+        ].get("selinux"),
+    }
+
+
+def render(case: dict[str, Any]) -> dict[str, Any]:
+    if "probe" in case:
+        return preflight(case["probe"])
+    role = case["role"]
+    inventory = {
+        "inventory_hostname": HOST,
+        "groups": {"all": [HOST], "lgtm": [HOST], f"lgtm_{role}": [HOST]},
+        "group_names": ["lgtm", f"lgtm_{role}"],
+        "hostvars": {HOST: {}},
+        "alloy_journal_paths": journal_found(
+            ["/var/log/journal", "/run/log/journal", "/etc/machine-id"]
+        ),
+        **case.get("vars", {}),
+    }
+    scope = {
+        **load(ROLES / "common/defaults/main.yml"),
+        **load(ROLES / "network/defaults/main.yml"),
+        **load(ROLES / role / "defaults/main.yml"),
+        **load(ROLES / role / "vars/main.yml"),
+        **load(ROLES / "quadlet/defaults/main.yml"),
+        **load(ROLES / "quadlet/vars/main.yml"),
+        **inventory,
+        "role_path": str(ROLES / role),
+        "ansible_search_path": [str(ROLES / role)],
+    }
+    scope.update(core_call(role))
+    scope["hostvars"] = {HOST: dict(scope)}
+    templar = Templar(loader=DataLoader(), variables=scope)
+    result: dict[str, Any] = {}
+    for step in ("preflight", "units"):
+        expression = task_units(ROLES / "quadlet/tasks" / f"{step}.yml")
+        try:
+            result[step] = templar.template(trust_as_template(expression))
+        except Exception as error:  # noqa: BLE001 - the error text is the result
+            result[step] = None
+            result[step + "_error"] = str(error)
+    return result
+
+
+def main() -> None:
+    _AnsibleCollectionFinder(paths=[str(REPO / "collections")])._install()
+    cases = json.loads(Path(sys.argv[1]).read_text())
+    json.dump([render(case) for case in cases], sys.stdout, default=str)
+
+
+if __name__ == "__main__":
+    main()
