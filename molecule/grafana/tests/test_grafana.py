@@ -65,7 +65,8 @@ def test_unit_active_and_started_at_boot(root):
 
 def test_start_logs_no_error(root):
     """The journal of the unit's current run: what Grafana logged while it started."""
-    invocation = root.run("systemctl show -p InvocationID --value lgtm-grafana.service").stdout.strip()
+    invocation = root.run(
+        "systemctl show -p InvocationID --value lgtm-grafana.service").stdout.strip()
     assert invocation
     journal = root.run(f"journalctl -u lgtm-grafana.service _SYSTEMD_INVOCATION_ID={invocation} "
                        "--no-pager -o cat").stdout
