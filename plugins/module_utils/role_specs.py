@@ -294,7 +294,7 @@ ROLE_SPECS: dict[str, dict[str, Any]] = {
                             'default': 'info',
                             'choices': ['debug', 'info', 'warn', 'error']},
         'alloy_config_extra': {'type': 'str', 'default': ''},
-        'alloy_memory_limit': {'type': 'str', 'default': ''},
+        'alloy_memory_limit': {'type': 'str', 'default': '1g'},
         'alloy_stop_timeout': {'type': 'int', 'default': 30},
         'alloy_remove_data': {'type': 'bool', 'default': False},
     },

@@ -139,6 +139,17 @@ def test_preflight_reports_this_host_s_selinux_mode(root):
     assert result.changed == 0
 
 
+def test_memory_limit_and_the_limiter_sized_from_it(root):
+    """Podman holds the default 1g limit (a test host cannot enforce it: its crun wrapper,
+    tests/testhost/files/crun-test-host.py); the limiter has explicit sizes from it."""
+    memory = root.run("podman inspect --format '{{.HostConfig.Memory}}' " + CONTAINER)
+    assert memory.stdout.strip() == str(1024 ** 3)
+    text = root.file(CONFIG).content_string
+    assert 'limit          = "819MiB"' in text, "80% of 1 GiB"
+    assert 'spike_limit    = "204MiB"' in text
+    assert "limit_percentage" not in text
+
+
 def test_journal_of_a_listed_unit_reaches_loki_and_others_do_not(root, loki_port):
     allowed, denied = f"allowed-{RUN_ID}", f"denied-{RUN_ID}"
     for unit, message in (("lgtm-journal-denied", denied), ("lgtm-journal-allowed", allowed)):
@@ -278,6 +289,10 @@ def test_invalid_config_extra_fails_and_leaves_alloy(root, alloy_port):
         ({"alloy_otlp_http_port": 12345}, "must all differ"),
         ({"alloy_journal_units": ["bad unit"]}, "alloy_journal_units="),
         ({"alloy_loki_url": "lgtm-loki:3100"}, "alloy_loki_url=lgtm-loki:3100 is invalid"),
+        ({"alloy_memory_limit": ""}, "alloy_memory_limit= is invalid"),
+        ({"alloy_memory_limit": "32m"}, "alloy_memory_limit=32m is invalid"),
+        ({"alloy_otlp_memory_limit_percentage": 5},
+         "alloy_otlp_memory_limit_percentage=5 is invalid"),
     ],
 )
 def test_bad_input_fails_before_any_change_naming_the_variable(root, bad, named):

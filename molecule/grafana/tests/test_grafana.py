@@ -63,6 +63,18 @@ def test_unit_active_and_started_at_boot(root):
     assert root.file("/run/systemd/generator/multi-user.target.wants/lgtm-grafana.service").exists
 
 
+def test_start_logs_no_error(root):
+    """The journal of the unit's current run: what Grafana logged while it started."""
+    invocation = root.run(
+        "systemctl show -p InvocationID --value lgtm-grafana.service").stdout.strip()
+    assert invocation
+    journal = root.run(f"journalctl -u lgtm-grafana.service _SYSTEMD_INVOCATION_ID={invocation} "
+                       "--no-pager -o cat").stdout
+    assert "HTTP Server Listen" in journal, "the journal holds this run's start"
+    errors = [line for line in journal.splitlines() if "level=error" in line]
+    assert errors == []
+
+
 def test_health_reports_database_ok(grafana_port):
     status, body = call(grafana_port, "/api/health")
     assert status == 200

@@ -376,6 +376,9 @@ def render_role_config(**overrides: Any) -> str:
         alloy_loki_tls={},
         alloy_tempo_tls={},
         alloy_remote_write_tls={},
+        # vars/main.yml's sizes for the default 1g at 80% (tests/unit/roles/test_alloy_memory.py).
+        alloy_otlp_limit_mib=819,
+        alloy_otlp_spike_limit_mib=204,
     )
     variables.update(overrides)
     templar = Templar(loader=DataLoader(), variables=variables)

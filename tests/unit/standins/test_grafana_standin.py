@@ -138,6 +138,7 @@ class Grafana:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)
+            self.output = self.process.stdout.read() if self.process.stdout else ""
 
     def request(self, method: str, path: str, auth: tuple[str, str] | None = None,
                 body: Any = None) -> tuple[int, Any]:
@@ -262,6 +263,34 @@ def test_missing_defaults_fail_like_upstream(grafana: Grafana) -> None:
     (grafana.home / "conf/defaults.json").unlink()
     assert grafana.start() == 1
     assert "Could not find config defaults" in grafana.output
+
+
+def error_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if " level=error " in line]
+
+
+def test_unreadable_plugin_and_alerting_provisioning_log_upstreams_errors(
+        grafana: Grafana) -> None:
+    assert grafana.start() is None, "upstream starts anyway"
+    grafana.stop()
+    errors = error_lines(grafana.output)
+    assert len(errors) == 2, grafana.output
+    plugins, alerting = errors
+    assert plugins.startswith("logger=provisioning.plugins ")
+    assert 'msg="Failed to read plugin provisioning files from directory"' in plugins
+    assert f'error="open {grafana.provisioning}/plugins: no such file or directory"' in plugins
+    assert alerting.startswith("logger=provisioning.alerting ")
+    assert 'msg="can\'t read alerting provisioning files from directory"' in alerting
+    assert f'path="{grafana.provisioning}/alerting"' in alerting
+
+
+def test_empty_plugin_and_alerting_provisioning_start_without_errors(grafana: Grafana) -> None:
+    for sub in ("plugins", "alerting"):
+        (grafana.provisioning / sub).mkdir()
+    assert grafana.start() is None
+    grafana.stop()
+    assert "HTTP Server Listen" in grafana.output
+    assert error_lines(grafana.output) == []
 
 
 def test_admin_password_from_env_applies_only_to_an_empty_database(grafana: Grafana) -> None:

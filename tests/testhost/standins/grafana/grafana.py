@@ -78,6 +78,11 @@ reads a mistyped one as false/empty). What it does NOT do: no UI, sessions, API 
 service accounts, teams, folders beyond provider names, alerting, plugins, MySQL/Postgres
 backends, serving HTTPS itself, TLS client certificates towards datasources (tlsAuth); it
 never phones home (usage reporting and update checks are only logged).
+Of plugin and alerting provisioning it keeps only upstream's start-up errors when
+provisioning/plugins or provisioning/alerting cannot be read (logger, message, path and
+error fields as upstream logs them, seen in a public issue report of a 2024 Grafana's log,
+prometheus-operator/kube-prometheus#2535; no later change is known); the files in them
+are not read.
 """
 
 from __future__ import annotations
@@ -119,9 +124,9 @@ class StartupError(Exception):
     """Grafana logs the error and exits 1."""
 
 
-def log(level: str, message: str, **fields: Any) -> None:
+def log(level: str, message: str, logger: str = "standin", **fields: Any) -> None:
     extra = " ".join(f"{key}={json.dumps(value)}" for key, value in fields.items())
-    sys.stderr.write(f"logger=standin t={datetime.datetime.now(datetime.UTC).isoformat()} "
+    sys.stderr.write(f"logger={logger} t={datetime.datetime.now(datetime.UTC).isoformat()} "
                      f"level={level} msg={json.dumps(message)} {extra}\n")
     sys.stderr.flush()
 
@@ -560,6 +565,26 @@ def provision_datasources(store: Store, directory: Path) -> None:
                 *values, entry.get("version", existing["version"] + 1), now(), existing["id"])
         log("info", "inserted or updated datasource from configuration", name=entry["name"],
             uid=uid)
+
+
+# Provisioning kinds the stand-in does not model beyond reading their directory: upstream
+# lists each directory at every start and, when it cannot, logs an error (logger, message)
+# and starts anyway (error "open <dir>: no such file or directory" for a missing one).
+UNREAD_PROVISIONING = {
+    "plugins": ("provisioning.plugins", "Failed to read plugin provisioning files from directory"),
+    "alerting": ("provisioning.alerting", "can't read alerting provisioning files from directory"),
+}
+
+
+def list_unmodelled_provisioning(provisioning: Path) -> None:
+    for kind, (logger, message) in UNREAD_PROVISIONING.items():
+        directory = provisioning / kind
+        try:
+            os.listdir(directory)
+        except OSError as error:
+            reason = (error.strerror or str(error)).lower()
+            log("error", message, logger=logger, path=str(directory),
+                error=f"open {directory}: {reason}")
 
 
 def read_providers(directory: Path) -> list[dict[str, Any]]:
@@ -1294,6 +1319,7 @@ def serve(args: list[str], stop: threading.Event | None = None) -> int:
         provision_datasources(store, provisioning / "datasources")
         providers = read_providers(provisioning / "dashboards")
         sync_dashboards(store, providers)
+        list_unmodelled_provisioning(provisioning)
     except StartupError as error:
         log("error", str(error))
         return 1
