@@ -178,6 +178,12 @@ def test_invalid_config_extra_fails_and_leaves_loki_and_its_data(root, loki_port
         ({"loki_http_port": 9095}, "loki_http_port, loki_grpc_port must all differ"),
         ({"loki_auth_enabled": "maybe"}, "loki_auth_enabled"),
         ({"loki_log_level": "chatty"}, "loki_log_level"),
+        ({"lgtm_image_archives": ["/srv/loki.tar"]}, "lgtm_image_archives"),
+        ({"lgtm_image_archives": {"docker.io/grafana/loki:3.7.6": {"path": "/srv/loki.tar"}}},
+         "lgtm_image_archives['docker.io/grafana/loki:3.7.6'].sha256 is missing"),
+        ({"lgtm_image_archives": {"docker.io/grafana/loki:3.7.6": {"path": "/srv/loki.tar",
+                                                                   "sha256": "0" * 63}}},
+         "lgtm_image_archives['docker.io/grafana/loki:3.7.6'].sha256 must be 64 hex digits"),
     ],
 )
 def test_bad_input_fails_before_any_change_naming_the_variable(root, bad, named):
