@@ -27,6 +27,7 @@ def test_a_usable_value_has_no_problems():
         ({LOKI: {"path": TAR}}, f"{KEY}.sha256 is missing"),
         ({LOKI: {"path": TAR, "sha256": "abc"}}, f"{KEY}.sha256 must be 64 hex"),
         ({LOKI: {"path": TAR, "sha256": "g" * 64}}, "sha256 must be 64 hex digits"),
+        ({LOKI: {"path": TAR, "sha256": SHA[1:]}}, "sha256 must be 64 hex digits"),
         ({LOKI: {"path": "loki.tar", "sha256": SHA}}, f"{KEY}.path must be the absolute"),
         ({LOKI: {"sha256": SHA}}, ".path must be the absolute path"),
         ({LOKI: {"path": TAR, "sha256": SHA, "size": 1}}, "unknown keys size"),
