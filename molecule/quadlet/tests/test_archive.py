@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from pathlib import Path
+from typing import Any
 
 from lgtm_molecule import container_identity, image_for, run_playbook
 
@@ -17,7 +18,8 @@ C = "lgtm-testsvc-c"
 ARCHIVED = "localhost/lgtm-archive/testsvc:1.35.0"
 NEXT = "localhost/lgtm-archive/testsvc:1.35.1"
 STAGING = "/var/lib/lgtm/.state/images"
-ARCHIVES: dict[str, tuple[Path, str, str]] = {}
+# The valid archive of NEXT, made once for the check-mode and corrupt-archive tests.
+NEXT_ARCHIVE: dict[str, Any] = {}
 
 
 def has_image(host, reference: str) -> bool:
@@ -51,19 +53,8 @@ def archives(reference: str, path: Path, sha256: str) -> dict[str, object]:
     return {"lgtm_image_archives": {reference: {"path": str(path), "sha256": sha256}}}
 
 
-def test_check_mode_copies_and_loads_nothing(root, tmp_path_factory):
+def test_service_runs_from_the_archive_and_the_copy_is_removed(root, tmp_path_factory):
     path, sha256, image_id = make_archive(root, ARCHIVED, tmp_path_factory.mktemp("archives"))
-    ARCHIVES[ARCHIVED] = (path, sha256, image_id)
-    result = run_playbook("archive.yml", archives(ARCHIVED, path, sha256), check=True)
-    result.assert_ok()
-    assert f"would copy {path} and load {ARCHIVED}" in result.output
-    assert staged_files(root) == ""
-    assert not has_image(root, ARCHIVED)
-    assert not root.file(f"/etc/containers/systemd/{C}.container").exists
-
-
-def test_service_runs_from_the_archive_and_the_copy_is_removed(root):
-    path, sha256, image_id = ARCHIVES[ARCHIVED]
     result = run_playbook("archive.yml", archives(ARCHIVED, path, sha256))
     result.assert_ok()
     page = root.run("curl -sf http://127.0.0.1:18082/index.html").stdout.strip()
@@ -87,14 +78,25 @@ def assert_untouched(root, before: tuple[str, str, int]) -> None:
     assert staged_files(root) == ""
 
 
+def test_check_mode_copies_and_loads_nothing(root, tmp_path_factory):
+    path, sha256, _image_id = make_archive(root, NEXT, tmp_path_factory.mktemp("next"))
+    NEXT_ARCHIVE.update(path=path, sha256=sha256)
+    before = container_identity(root, C)
+    result = run_playbook("archive.yml", {**archives(NEXT, path, sha256), "archive_image": NEXT},
+                          check=True)
+    result.assert_ok()
+    assert f"would copy {path} and load {NEXT}" in result.output
+    assert_untouched(root, before)
+
+
 def test_corrupt_archive_fails_naming_the_file_and_leaves_the_service(root, tmp_path_factory):
-    path, sha256, _image_id = make_archive(root, NEXT, tmp_path_factory.mktemp("corrupt"))
-    data = bytearray(path.read_bytes())
+    path = tmp_path_factory.mktemp("corrupt") / "testsvc-1.35.1.tar"
+    data = bytearray(NEXT_ARCHIVE["path"].read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
     before = container_identity(root, C)
     # A new pin and a new page: without the bad archive this run would restart the service.
-    extra = {**archives(NEXT, path, sha256), "archive_image": NEXT,
+    extra = {**archives(NEXT, path, NEXT_ARCHIVE["sha256"]), "archive_image": NEXT,
              "archive_page": "lgtm next page"}
     result = run_playbook("archive.yml", extra)
     assert result.rc != 0
