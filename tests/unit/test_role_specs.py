@@ -68,17 +68,23 @@ def test_the_defaults_pass_their_own_spec(role):
 
 def test_common_validates_once_per_run_and_values():
     """common and network have no `main` entry point (Ansible would validate it in every
-    play); main.yml includes the one that has the spec only for unseen values, and the
-    signature it compares covers every option of that spec."""
-    for role, entry, fact in (("common", "validate", "common_validated"),
-                              ("network", "deploy", "network_applied")):
+    play); a guard includes the one that has the spec only for unseen values, and the
+    signature it compares covers every option of that spec. common has no tasks at all
+    (the quadlet core depends on it for its defaults): network and firewall, which every
+    run goes through, start with its guard; network's own comes next."""
+    assert not (ROOT / "roles/common/tasks/main.yml").exists()
+    guards = {"common": ("validate", "common_validated", ["network", "firewall"], 0),
+              "network": ("deploy", "network_applied", ["network"], 1)}
+    for role, (entry, fact, hosts, position) in guards.items():
         folder = ROOT / "roles" / role
         entry_points = yaml.safe_load((folder / "meta/argument_specs.yml").read_text())
         assert list(entry_points["argument_specs"]) == [entry], role
-        (guard,) = yaml.safe_load((folder / "tasks/main.yml").read_text())
-        assert guard["ansible.builtin.include_role"] == {"name": f"lgtm.stack.{role}",
-                                                         "tasks_from": entry}
-        assert guard["when"] == f"{fact} | default('') != {role}_signature"
+        for host in hosts:
+            tasks = yaml.safe_load((ROOT / "roles" / host / "tasks/main.yml").read_text())
+            guard = tasks[position]
+            assert guard["ansible.builtin.include_role"] == {"name": f"lgtm.stack.{role}",
+                                                             "tasks_from": entry}, host
+            assert guard["when"] == f"{fact} | default('') != {role}_signature", host
         assert fact in (folder / "tasks" / f"{entry}.yml").read_text()
     common_vars = yaml.safe_load((ROOT / "roles/common/vars/main.yml").read_text())
     signature = common_vars["common_signature"]
@@ -87,11 +93,15 @@ def test_common_validates_once_per_run_and_values():
 
 
 def test_roles_reading_lgtm_settings_depend_on_common():
-    """The service roles, network and firewall read lgtm_* from common's defaults;
+    """The service roles, network, firewall and the quadlet core read lgtm_* from common's defaults;
     a service role also brings the network (a role used alone still gets it)."""
     for role in [*SERVICES, "network", "firewall"]:
         meta = yaml.safe_load((ROOT / "roles" / role / "meta/main.yml").read_text())
         deps = [dep["role"] if isinstance(dep, dict) else dep for dep in meta["dependencies"]]
         wanted = ["lgtm.stack.common"] + (["lgtm.stack.network"] if role in SERVICES else [])
         assert deps == wanted, role
+    # A role included privately (tasks_from) hands the core variables that refer to lgtm_*:
+    # the core reaches common's defaults only through a dependency of its own.
+    quadlet = yaml.safe_load((ROOT / "roles/quadlet/meta/main.yml").read_text())
+    assert [dep["role"] for dep in quadlet["dependencies"]] == ["lgtm.stack.common"]
     assert not (ROOT / "roles/network/defaults/main.yml").read_text().count("lgtm_")
