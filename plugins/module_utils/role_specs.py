@@ -28,6 +28,8 @@ ROLE_SPECS: dict[str, dict[str, Any]] = {
         'lgtm_tls_private_key': {'type': 'str', 'default': '', 'no_log': True},
         'lgtm_tls_ca_certificate': {'type': 'str', 'default': ''},
         'lgtm_tls_server_name': {'type': 'str', 'default': ''},
+        'lgtm_image_archives': {'type': 'dict', 'default': {}},
+        'lgtm_image_pull': {'type': 'bool', 'default': True},
     },
     'network': {
         'network_state': {'type': 'str', 'default': 'present', 'choices': ['present', 'absent']},

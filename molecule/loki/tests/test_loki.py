@@ -8,7 +8,14 @@ import uuid
 
 import pytest
 import yaml
-from lgtm_molecule import assert_noop_run, container_identity, get, run_playbook, tunnel
+from lgtm_molecule import (
+    PlayResult,
+    assert_noop_run,
+    container_identity,
+    get,
+    run_playbook,
+    tunnel,
+)
 
 CONTAINER = "lgtm-loki"
 RUN_ID = uuid.uuid4().hex[:12]
@@ -178,6 +185,12 @@ def test_invalid_config_extra_fails_and_leaves_loki_and_its_data(root, loki_port
         ({"loki_http_port": 9095}, "loki_http_port, loki_grpc_port must all differ"),
         ({"loki_auth_enabled": "maybe"}, "loki_auth_enabled"),
         ({"loki_log_level": "chatty"}, "loki_log_level"),
+        ({"lgtm_image_archives": ["/srv/loki.tar"]}, "lgtm_image_archives"),
+        ({"lgtm_image_archives": {"docker.io/grafana/loki:3.7.6": {"path": "/srv/loki.tar"}}},
+         "lgtm_image_archives['docker.io/grafana/loki:3.7.6'].sha256 is missing"),
+        ({"lgtm_image_archives": {"docker.io/grafana/loki:3.7.6": {"path": "/srv/loki.tar",
+                                                                   "sha256": "0" * 63}}},
+         "lgtm_image_archives['docker.io/grafana/loki:3.7.6'].sha256 must be 64 hex digits"),
     ],
 )
 def test_bad_input_fails_before_any_change_naming_the_variable(root, bad, named):
@@ -188,3 +201,33 @@ def test_bad_input_fails_before_any_change_naming_the_variable(root, bad, named)
     assert named in result.output
     assert container_identity(root, CONTAINER) == before
     assert root.file("/etc/lgtm/loki/loki.yaml").content_string == config
+
+
+def preflight(tmp_path, extra_vars: dict[str, object]) -> PlayResult:
+    groups = tmp_path / "groups.yml"
+    groups.write_text(yaml.safe_dump({"lgtm_loki": {"hosts": {"lgtm-loki": None}}}))
+    return run_playbook("preflight.yml", extra_vars, extra_args=["-i", str(groups)])
+
+
+def test_preflight_names_an_image_that_nothing_provides(root, tmp_path):
+    absent = "localhost/lgtm-test/loki:0.0.1-absent"
+    assert root.run(f"podman image exists {absent}").rc == 1
+    # The host has its image: nothing to provide, pulls or not.
+    preflight(tmp_path, {"lgtm_image_pull": False}).assert_ok()
+    # Missing, no archive, pulls allowed: left to the pull (no registry is asked).
+    preflight(tmp_path, {"loki_image": absent}).assert_ok()
+    # Missing, no archive, no pulls: named with its variable.
+    result = preflight(tmp_path, {"loki_image": absent, "lgtm_image_pull": False})
+    assert result.rc != 0
+    assert f"{absent} (loki_image) is not on this host, has no archive" in result.output
+    # An archive that is not on the controller is named, pulls or not.
+    archive = tmp_path / "loki.tar"
+    given = {absent: {"path": str(archive), "sha256": "0" * 64}}
+    result = preflight(tmp_path, {"loki_image": absent, "lgtm_image_archives": given})
+    assert result.rc != 0
+    named = f"its archive {archive} (lgtm_image_archives) is not a file on the controller"
+    assert named in result.output
+    # With the file there, the archive provides the image.
+    archive.write_bytes(b"an archive")
+    preflight(tmp_path, {"loki_image": absent, "lgtm_image_archives": given,
+                         "lgtm_image_pull": False}).assert_ok()
