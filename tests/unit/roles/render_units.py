@@ -73,6 +73,7 @@ def preflight(probe: dict[str, Any]) -> dict[str, Any]:
         # The other checks have tests of their own.
         "preflight_host_problems": [],
         "preflight_reach_problems": [],
+        "preflight_image_problems": [],
     }
     tasks = load_file(ROLES / "preflight/tasks/host.yml")
     noted = next(task for task in tasks if "ansible.builtin.set_fact" in task)
