@@ -12,26 +12,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar, trust_as_template
 from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
 
-REPO = Path(__file__).resolve().parents[3]
-ROLES = REPO / "roles"
-
-
-def load(path: Path) -> dict[str, Any]:
-    # Ansible's loader marks the file's strings as trusted templates, as a play would.
-    return dict(DataLoader().load_from_file(str(path), trusted_as_template=True) or {})
+# The wiring renderer beside this file loads role files, builds the inventory's groups and
+# renders a var the same way.
+from render_wiring import REPO, ROLES, load, magic
+from render_wiring import render as render_pair
 
 
 def scope(case: dict[str, Any]) -> dict[str, Any]:
-    groups: dict[str, list[str]] = {"all": [], "lgtm": []}
-    for host, services in case["hosts"].items():
-        groups["all"].append(host)
-        groups["lgtm"].append(host)
-        for service in services:
-            groups.setdefault(f"lgtm_{service}", []).append(host)
     host = case["host"]
     hostvars = case.get("hostvars", {})
     role = ROLES / case["role"]
@@ -41,11 +30,7 @@ def scope(case: dict[str, Any]) -> dict[str, Any]:
         **load(role / "defaults/main.yml"),
         **load(role / "vars/main.yml"),
         **hostvars.get(host, {}),
-        "hostvars": hostvars,
-        "groups": groups,
-        "inventory_hostname": host,
-        "group_names": sorted(group for group, members in groups.items()
-                              if host in members and group != "all"),
+        **magic({"hosts": case["hosts"], "hostvars": hostvars, "consumer": host}),
         "ansible_managed": "Ansible managed",
         "role_path": str(role),
         "ansible_search_path": [str(role)],
@@ -53,11 +38,8 @@ def scope(case: dict[str, Any]) -> dict[str, Any]:
 
 
 def render(variables: dict[str, Any], name: str) -> dict[str, Any]:
-    templar = Templar(loader=DataLoader(), variables=variables)
-    try:
-        return {"value": templar.template(trust_as_template("{{ " + name + " }}")), "error": ""}
-    except Exception as error:  # noqa: BLE001 - the error text is the result
-        return {"value": None, "error": str(error)}
+    value, error = render_pair(variables, name)
+    return {"value": value, "error": error}
 
 
 def main() -> None:
