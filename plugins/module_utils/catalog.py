@@ -55,6 +55,24 @@ class Backup:
 
 
 @dataclass(frozen=True)
+class Confinement:
+    """How the quadlet core confines one container (plugins/module_utils/hardening.py).
+
+    Every container runs with no new privileges and every capability dropped but the
+    ones named here; its root filesystem is read-only unless read_only says otherwise,
+    with Podman's tmpfs on /tmp, /var/tmp and /run and the tmpfs mounts named here.
+    """
+
+    # Who the process runs as, and why that user (the README's hardening table).
+    user: str = "the image's own non-root user"
+    # Capabilities it keeps, each with why it needs it.
+    capabilities: Mapping[str, str] = field(default_factory=dict)
+    read_only: bool = True
+    # Paths outside its volumes and /tmp, /var/tmp, /run that it writes, each with why.
+    tmpfs: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     # The first is the one consumers reach on the lgtm network.
@@ -165,6 +183,34 @@ SERVICES: Mapping[str, Service] = {service.name: service for service in (
             consumers=("prometheus",)),
 )}
 
+_GLITCHTIP_APP = Confinement("5000, the image's user; it writes only uploads/ and /tmp")
+
+# Keyed by container name. No container needs a capability: every one runs as a
+# non-root user but Alloy, and listens on ports above 1024 inside its network namespace.
+CONFINEMENT: Mapping[str, Confinement] = {
+    "lgtm-loki": Confinement("10001, the image's user"),
+    "lgtm-tempo": Confinement("10001, the image's user"),
+    "lgtm-mimir": Confinement(
+        "10001 (mimir_uid): the image runs as root, which Mimir does not need; data "
+        "written as root before is re-owned on the way"),
+    "lgtm-prometheus": Confinement("65534 (nobody), the image's user"),
+    "lgtm-alertmanager": Confinement("65534 (nobody), the image's user"),
+    "lgtm-grafana": Confinement("472 (group 0), the image's user"),
+    "lgtm-alloy": Confinement(
+        "root, the image's user: the journal's files are readable by root and the "
+        "systemd-journal group only; without capabilities root reads only what root owns"),
+    "lgtm-glitchtip-web": _GLITCHTIP_APP,
+    "lgtm-glitchtip-worker": _GLITCHTIP_APP,
+    "lgtm-glitchtip-beat": _GLITCHTIP_APP,
+    "lgtm-glitchtip-migrate": _GLITCHTIP_APP,
+    "lgtm-glitchtip-postgres": Confinement(
+        "999 (glitchtip_postgres_uid): the image starts as root only to give its data "
+        "directory to postgres, which the role has done"),
+    "lgtm-glitchtip-valkey": Confinement(
+        "999 (glitchtip_valkey_uid): the image starts as root only to give /data to "
+        "valkey, which the role has done"),
+}
+
 # site.yml's order: each service after what it depends on.
 DEPLOYMENT_ORDER: tuple[str, ...] = ("loki", "tempo", "mimir", "prometheus", "alertmanager",
                                      "glitchtip", "alloy", "grafana")
@@ -222,6 +268,9 @@ def table(what: str) -> Any:
                             for s in SERVICES.values() if s.backup},
         "secrets": lambda: {s.name: dict(s.secrets) for s in SERVICES.values() if s.secrets},
         "metrics_backends": lambda: list(METRICS_BACKENDS),
+        "confinement": lambda: {name: {"user": c.user, "capabilities": dict(c.capabilities),
+                                       "read_only": c.read_only, "tmpfs": dict(c.tmpfs)}
+                                for name, c in CONFINEMENT.items()},
     }
     if what not in views:
         raise KeyError(f"the catalog has no {what!r}; it has: {', '.join(sorted(views))}")

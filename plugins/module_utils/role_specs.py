@@ -30,6 +30,7 @@ ROLE_SPECS: dict[str, dict[str, Any]] = {
         'lgtm_tls_server_name': {'type': 'str', 'default': ''},
         'lgtm_image_archives': {'type': 'dict', 'default': {}},
         'lgtm_image_pull': {'type': 'bool', 'default': True},
+        'lgtm_container_hardening': {'type': 'bool', 'default': True},
     },
     'network': {
         'network_state': {'type': 'str', 'default': 'present', 'choices': ['present', 'absent']},
@@ -105,7 +106,7 @@ ROLE_SPECS: dict[str, dict[str, Any]] = {
         'mimir_grpc_port': {'type': 'int', 'default': 9095},
         'mimir_config_dir': {'type': 'path'},
         'mimir_data_dir': {'type': 'path'},
-        'mimir_uid': {'type': 'int', 'default': 0},
+        'mimir_uid': {'type': 'int', 'default': 10001},
         'mimir_retention_period': {'type': 'str', 'default': '7d'},
         'mimir_multitenancy_enabled': {'type': 'bool', 'default': False},
         'mimir_max_exemplars': {'type': 'int', 'default': 100000},

@@ -2,7 +2,8 @@
 # Entrypoint of localhost/lgtm-test/postgres, standing in for the one of
 # docker.io/library/postgres. Written here from what that image does, as seen from
 # outside; the roles and tests depend on these facts:
-#   root at start, the server as postgres (uid 999); PGDATA mode 0700;
+#   root at start, the server as postgres (uid 999), or the user it is started as;
+#   PGDATA mode 0700;
 #   only an empty PGDATA is initialised, a used one is started as it is;
 #   superuser POSTGRES_USER (default postgres), password POSTGRES_PASSWORD, database
 #   POSTGRES_DB (default: the user's name); each may come from NAME_FILE instead,
@@ -39,10 +40,14 @@ if [ "${1:-}" != postgres ]; then
   exec "$@"
 fi
 
+# Started as root, the server's directories are given to postgres first; started as
+# another user (--user, the image's documented alternative), they must be its already.
+mkdir -p "$PGDATA"
+chmod 0700 "$PGDATA" || :
+mkdir -p /var/run/postgresql || :
+chmod 03775 /var/run/postgresql || :
 if [ "$(id -u)" = 0 ]; then
-  mkdir -p "$PGDATA" /var/run/postgresql
   chown -R postgres:postgres "$PGDATA" /var/run/postgresql
-  chmod 0700 "$PGDATA"
   exec setpriv --reuid=postgres --regid=postgres --init-groups "$0" "$@"
 fi
 
