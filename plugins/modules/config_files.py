@@ -46,6 +46,20 @@ options:
         description: Octal mode, for example C(0755).
         type: str
         default: "0755"
+      recurse:
+        description:
+          - When the directory exists with another owner or group than O(directories[].owner)
+            and O(directories[].group), first give everything beneath it that owner and group,
+            then the directory itself. For a service that used to run as another user, whose
+            data it can no longer write otherwise (Mimir wrote its data as root before it ran
+            as UID 10001).
+          - Symbolic links are re-owned themselves, never followed; a file system mounted
+            beneath is left alone. Only owner and group change beneath, never the mode.
+          - The directory itself is re-owned last, so a run interrupted half-way is finished
+            by the next one. When the directory already has its owner and group, nothing
+            beneath it is read, however large.
+        type: bool
+        default: false
   files:
     description:
       - Files and their wanted content.
@@ -129,6 +143,13 @@ EXAMPLES = r"""
 RETURN = r"""
 directories:
   description: Directories created or whose owner, group or mode changed.
+  returned: always
+  type: list
+  elements: str
+reowned:
+  description:
+    - Directories with O(directories[].recurse) whose content was given their owner and group
+      (or would be, in check mode).
   returned: always
   type: list
   elements: str
@@ -248,8 +269,30 @@ def write_file(
             os.unlink(temp_path)
 
 
-def ensure_directories(module: AnsibleModule, entries: list[dict]) -> list[str]:
-    changed = []
+def raise_error(error: OSError) -> None:
+    raise error
+
+
+def reown_beneath(top: str, uid: int, gid: int) -> None:
+    """Owner and group of everything beneath top; links are not followed, mounts not entered."""
+    device = os.stat(top).st_dev
+    for root, dirs, files in os.walk(top, onerror=raise_error):
+        entered = []
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            current = os.lstat(path)
+            if current.st_dev != device:
+                continue  # a mount point: another file system's root, not this tree's
+            if (current.st_uid, current.st_gid) != (uid, gid):
+                os.lchown(path, uid, gid)
+            if name in dirs and stat.S_ISDIR(current.st_mode):
+                entered.append(name)
+        dirs[:] = entered
+
+
+def ensure_directories(module: AnsibleModule, entries: list[dict]) -> tuple[list[str], list[str]]:
+    """(directories changed, directories whose content was re-owned)."""
+    changed, reowned = [], []
     for entry in entries:
         path = entry["path"]
         wanted = attributes(entry, path)
@@ -259,12 +302,24 @@ def ensure_directories(module: AnsibleModule, entries: list[dict]) -> list[str]:
         if exists and not differs(path, wanted):
             continue
         changed.append(path)
+        current = os.lstat(path) if exists else None
+        # The top directory's owner is the marker: it changes only after everything beneath
+        # did, so an unchanged top means there is nothing beneath to walk.
+        walk = (
+            entry["recurse"]
+            and current is not None
+            and (current.st_uid, current.st_gid) != (wanted.uid, wanted.gid)
+        )
+        if walk:
+            reowned.append(path)
         if module.check_mode:
             continue
+        if walk:
+            reown_beneath(path, wanted.uid, wanted.gid)
         if not exists:
             os.makedirs(path, mode=0o700)
         apply_attributes(path, wanted)
-    return changed
+    return changed, reowned
 
 
 def candidate_path(check_dir: str, dest: str) -> str:
@@ -391,6 +446,7 @@ def main() -> None:
                 "options": {
                     "path": {"type": "path", "required": True},
                     "mode": {"type": "str", "default": "0755"},
+                    "recurse": {"type": "bool", "default": False},
                     **ownership,
                 },
             },
@@ -413,7 +469,7 @@ def main() -> None:
         supports_check_mode=True,
     )
     try:
-        directories = ensure_directories(module, module.params["directories"])
+        directories, reowned = ensure_directories(module, module.params["directories"])
         files, diffs = ensure_files(
             module, module.params["files"], module.params["candidate_dir"], directories
         )
@@ -423,6 +479,7 @@ def main() -> None:
     result = {
         "changed": bool(directories or files or removed),
         "directories": directories,
+        "reowned": reowned,
         "files": files,
         "removed": removed,
     }

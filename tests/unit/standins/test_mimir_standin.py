@@ -200,6 +200,28 @@ def test_exit_codes_and_messages_are_upstreams(tmp_path: Path) -> None:
     assert result.returncode == 1 and "unrecognised module name: nope" in result.stderr
 
 
+@pytest.mark.parametrize(("parent", "reason"), [("missing-dir", "no such file or directory"),
+                                                ("a-file", "not a directory")])
+def test_an_activity_file_it_cannot_create_stops_it_like_mimir(
+        tmp_path: Path, parent: str, reason: str) -> None:
+    # Root writes anywhere: only a parent that is missing or not a directory stops it here.
+    (tmp_path / "a-file").write_text("")
+    target = tmp_path / parent / "metrics-activity.log"
+    result = run_standin(f"-activity-tracker.filepath={target}", "-server.http-listen-port=0",
+                         "-server.grpc-listen-port=0", "-usage-stats.enabled=false",
+                         cwd=tmp_path)
+    assert result.returncode == 1
+    assert ("error initialising module: activity-tracker: failed to create activity file: "
+            f"open {target}: {reason}") in result.stderr
+    assert "Application started" not in result.stderr
+
+
+def test_listing_modules_creates_no_activity_file(tmp_path: Path) -> None:
+    result = run_standin("-modules", cwd=tmp_path)
+    assert result.returncode == 0 and "ingester" in result.stdout
+    assert not (tmp_path / "metrics-activity.log").exists()
+
+
 def test_config_expand_env_flag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = tmp_path / "mimir.yaml"
     config.write_text("server:\n  http_listen_port: ${LGTM_TEST_UNSET_PORT:notaport}\n")
@@ -661,3 +683,16 @@ def test_out_of_order_window_and_replay_keep_samples_in_time_order(start: Any) -
     again.wait_ready()
     values = json.loads(again.request(path)[1])["data"]["result"][0]["values"]
     assert [v for _stamp, v in values] == ["1", "2"]
+
+
+def test_the_activity_file_is_created_in_the_working_directory_and_sized(
+        start: Any, tmp_path: Path) -> None:
+    activity = tmp_path / "metrics-activity.log"  # the default, relative to the cwd
+    activity.write_text("left by an earlier run")
+    start(SINGLE_TENANT + "activity_tracker: {max_entries: 3}\n")
+    assert activity.read_bytes() == bytes(3 * 1024)
+
+
+def test_an_empty_activity_file_path_turns_the_tracker_off(start: Any, tmp_path: Path) -> None:
+    start(SINGLE_TENANT + "activity_tracker: {filepath: ''}\n")
+    assert not (tmp_path / "metrics-activity.log").exists()

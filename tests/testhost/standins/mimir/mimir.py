@@ -24,6 +24,9 @@ Upstream sources this follows (read at the tags above, not copied):
   -config.expand-env with ${VAR:default}); yaml.v3 decode rules (the vendored
   gopkg.in/yaml.v3) for "field X not found in type Y" and "cannot unmarshal" messages;
   pkg/mimir/mimir.go Config.Validate (overlapping filesystem paths, bucket configs);
+  pkg/util/activitytracker (the activity-tracker module creates, truncates and sizes
+  activity_tracker.filepath, relative to the working directory, at start; a module init
+  error ends the run: "error running application", exit 1);
   pkg/util/version (-version text, buildinfo JSON); pkg/api/api.go (routes, which need
   a tenant); dskit ring replication strategy (RF 3 on one ingester rejects writes).
 - Readiness: pkg/mimir/mimir.go readyHandler ("Some services are not Running:", then
@@ -1260,6 +1263,32 @@ class Mimir(StandinApp):
                          err=f"failed to create directory {directory}: {error}")
                 raise SystemExit(1) from None
 
+    def create_activity_tracker(self) -> None:
+        """The activity-tracker module's file, before the modules that depend on it.
+
+        The image's working directory is /, so with the default ./metrics-activity.log a
+        read-only root file system or a user that cannot write / stops Mimir here.
+        """
+        tracker = self.config["activity_tracker"]
+        filepath = str(tracker["filepath"])
+        if not filepath or not self.serves("activity-tracker"):
+            return
+        step = "create activity file: open"
+        try:
+            fd = os.open(os.path.join(os.getcwd(), filepath),
+                         os.O_CREAT | os.O_RDWR | os.O_TRUNC, 0o600)
+            try:
+                step = "truncate activity file: truncate"
+                os.ftruncate(fd, int(tracker["max_entries"]) * 1024)
+            finally:
+                os.close(fd)
+        except OSError as error:
+            reason = (error.strerror or str(error)).lower()
+            self.log("error", "error running application",
+                     err=f"error initialising module: activity-tracker: failed to {step} "
+                     f"{filepath}: {reason}")
+            raise SystemExit(1) from None
+
     def uses_memberlist(self) -> bool:
         rings = ["distributor.ring", "ingester.ring", "compactor.sharding_ring",
                  "store_gateway.sharding_ring", "ruler.ring"]
@@ -1278,6 +1307,7 @@ class Mimir(StandinApp):
         if not self.config["multitenancy_enabled"]:
             self.log("info", "multitenancy disabled: every request uses the tenant",
                      tenant=self.config["no_auth_tenant"])
+        self.create_activity_tracker()
         self.prepare_directories()
         self.store.load()
         server = self.config["server"]

@@ -218,3 +218,97 @@ def test_a_written_file_has_its_directory_s_selinux_context_before_it_appears(
     fake_selinux.clear()
     run(**spec)
     assert fake_selinux == [], "nothing written, nothing labelled"
+
+
+def owners(*paths):
+    return [(os.lstat(path).st_uid, os.lstat(path).st_gid) for path in paths]
+
+
+def root_owned_tree(tmp_path):
+    """A data directory written as root, with a link out of it to a file it must not touch."""
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not Mimir's")
+    data = tmp_path / "data"
+    (data / "tsdb/01ABC").mkdir(parents=True)
+    (data / "tsdb/01ABC/chunks").write_text("samples")
+    (data / "wal").write_text("records")
+    (data / "tsdb/link").symlink_to(outside)
+    for path in (outside, data, data / "tsdb", data / "tsdb/01ABC", data / "tsdb/01ABC/chunks",
+                 data / "wal"):
+        os.lchown(path, 0, 0)
+    os.lchown(data / "tsdb/link", 0, 0)
+    beneath = [data / "tsdb", data / "tsdb/01ABC", data / "tsdb/01ABC/chunks", data / "wal",
+               data / "tsdb/link"]
+    return data, beneath, outside
+
+
+def reown_spec(data):
+    return {"directories": [{"path": str(data), "owner": "10001", "group": "10001",
+                             "mode": "0750", "recurse": True}]}
+
+
+@needs_root
+def test_recurse_reowns_everything_beneath_without_following_links(tmp_path, run):
+    data, beneath, outside = root_owned_tree(tmp_path)
+    os.chmod(data / "wal", 0o600)
+    result, _output = run(**reown_spec(data))
+    assert result["changed"] and result["reowned"] == [str(data)]
+    assert owners(data, *beneath) == [(10001, 10001)] * (1 + len(beneath))
+    assert owners(outside) == [(0, 0)], "the link itself is re-owned, not its target"
+    assert mode_of(data) == 0o750
+    assert mode_of(data / "wal") == 0o600, "modes beneath are the service's own"
+    again, _output = run(**reown_spec(data))
+    assert not again["changed"] and again["reowned"] == []
+
+
+@needs_root
+def test_recurse_does_not_walk_beneath_a_directory_that_has_its_owner(tmp_path, run):
+    data, beneath, _outside = root_owned_tree(tmp_path)
+    os.lchown(data, 10001, 10001)
+    os.chmod(data, 0o700)  # only the mode is off: the directory is changed, nothing beneath
+    result, _output = run(**reown_spec(data))
+    assert result["changed"] and result["directories"] == [str(data)]
+    assert result["reowned"] == []
+    assert mode_of(data) == 0o750
+    assert owners(*beneath) == [(0, 0)] * len(beneath), "a walk would have re-owned these"
+
+
+@needs_root
+def test_recurse_in_check_mode_reports_and_touches_nothing(tmp_path, run):
+    data, beneath, _outside = root_owned_tree(tmp_path)
+    result, _output = run(check=True, **reown_spec(data))
+    assert result["changed"] and result["reowned"] == [str(data)]
+    assert owners(data, *beneath) == [(0, 0)] * (1 + len(beneath))
+
+
+@needs_root
+def test_recurse_finishes_what_an_interrupted_run_left(tmp_path, run, monkeypatch):
+    data, beneath, _outside = root_owned_tree(tmp_path)
+    real_lchown, calls = os.lchown, []
+
+    def interrupted(path, uid, gid):
+        calls.append(path)
+        if len(calls) == 3:
+            raise OSError(5, "Input/output error", path)
+        real_lchown(path, uid, gid)
+
+    monkeypatch.setattr(os, "lchown", interrupted)
+    failed, _output = run(**reown_spec(data))
+    assert failed["failed"] and "Input/output error" in failed["msg"]
+    assert sorted(owners(*beneath)) == [(0, 0)] * 3 + [(10001, 10001)] * 2
+    assert owners(data) == [(0, 0)], "the directory is re-owned last: the next run walks again"
+    monkeypatch.setattr(os, "lchown", real_lchown)
+    result, _output = run(**reown_spec(data))
+    assert result["reowned"] == [str(data)]
+    assert owners(data, *beneath) == [(10001, 10001)] * (1 + len(beneath))
+
+
+@needs_root
+def test_without_recurse_only_the_directory_is_reowned(tmp_path, run):
+    data, beneath, _outside = root_owned_tree(tmp_path)
+    spec = reown_spec(data)
+    del spec["directories"][0]["recurse"]
+    result, _output = run(**spec)
+    assert result["directories"] == [str(data)] and result["reowned"] == []
+    assert owners(data) == [(10001, 10001)]
+    assert owners(*beneath) == [(0, 0)] * len(beneath)
