@@ -85,7 +85,9 @@ def test_rendered_config_and_files(root):
     assert config["server"]["http_listen_port"] == 9009
     assert config["usage_stats"]["enabled"] is False
     data = root.file("/var/lib/lgtm/mimir")
-    assert (data.uid, data.mode) == (0, 0o750)
+    assert (data.uid, data.mode) == (10001, 0o750)
+    # Mimir's activity log is in its data volume: its default is under the read-only /.
+    assert root.file("/var/lib/lgtm/mimir/metrics-activity.log").uid == 10001
 
 
 def test_single_tenant_needs_no_org_header(mimir_port):
@@ -99,19 +101,30 @@ def test_samples_remote_written_by_prometheus_are_queryable(remote_writer, mimir
     assert series[0]["value"][1] == "1"
 
 
+def kept_sample(port: int, promql: str) -> tuple[float, list[dict]]:
+    """A sample 30 s old: Prometheus sent it before anything restarts, and never again."""
+    deadline = time.monotonic() + 120
+    while True:
+        kept_at = time.time() - 30
+        kept = query(port, promql, kept_at)
+        if kept or time.monotonic() > deadline:
+            return kept_at, kept
+        time.sleep(2)
+
+
+def process_uid(root) -> int:
+    _id, _started, pid = container_identity(root, CONTAINER)
+    status = root.file(f"/proc/{pid}/status").content_string
+    return int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
+
+
 def test_changed_variable_restarts_mimir_and_keeps_data(root, remote_writer, mimir_port):
     # A sample at a fixed time, old enough (30 s, remote write sends within 5 s) that
     # Prometheus delivered it before the restart and never sends it again: only a Mimir
     # that kept its data can answer for that time after the restart. "Now" cannot tell
     # kept samples from the ones the writer keeps sending.
     promql = 'up{writer="lgtm-test", job="writer"}'
-    deadline = time.monotonic() + 120
-    while True:
-        kept_at = time.time() - 30
-        kept = query(mimir_port, promql, kept_at)
-        if kept or time.monotonic() > deadline:
-            break
-        time.sleep(2)
+    kept_at, kept = kept_sample(mimir_port, promql)
     assert kept, "no sample 30 s old before the restart"
     before = container_identity(root, CONTAINER)
     result = run_playbook("converge.yml", {"mimir_retention_period": "14d"})
@@ -125,6 +138,33 @@ def test_changed_variable_restarts_mimir_and_keeps_data(root, remote_writer, mim
         (s["metric"], s["value"][1]) for s in kept
     ], "the sample stored before the restart is still there"
     again = run_playbook("converge.yml", {"mimir_retention_period": "14d"})
+    again.assert_ok()
+    assert again.changed == 0, again.output[-4000:]
+
+
+def test_data_written_as_root_is_re_owned_and_kept(root, remote_writer, mimir_port):
+    # Earlier versions ran Mimir as root (the image's default): mimir_uid 0 reproduces a
+    # data directory that root wrote, then the default takes it over.
+    as_root = run_playbook("converge.yml", {"mimir_uid": 0})
+    as_root.assert_ok()
+    assert process_uid(root) == 0
+    promql = 'up{writer="lgtm-test", job="writer"}'
+    kept_at, kept = kept_sample(mimir_port, promql)
+    assert kept, "no sample 30 s old while Mimir ran as root"
+    assert root.run("find /var/lib/lgtm/mimir -uid 0 -print -quit").stdout.strip()
+    before = container_identity(root, CONTAINER)
+    result = run_playbook("converge.yml")
+    result.assert_ok()
+    assert container_identity(root, CONTAINER) != before
+    assert process_uid(root) == 10001
+    not_owned = root.run("find /var/lib/lgtm/mimir ! -uid 10001 -print").stdout.split()
+    assert not_owned == [], f"still owned by another user: {not_owned[:10]}"
+    assert get(mimir_port, "/ready")[0] == 200
+    after = query(mimir_port, promql, kept_at)
+    assert [(s["metric"], s["value"][1]) for s in after] == [
+        (s["metric"], s["value"][1]) for s in kept
+    ], "the sample stored as root is still there"
+    again = run_playbook("converge.yml")
     again.assert_ok()
     assert again.changed == 0, again.output[-4000:]
 
