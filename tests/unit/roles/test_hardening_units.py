@@ -6,15 +6,13 @@ checks the keys that confine it and the users that are not the image's.
 """
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ansible_collections.lgtm.stack.plugins.module_utils.catalog import SERVICES
+from role_vars import run_helper
 
-HELPER = Path(__file__).with_name("render_units.py")
 OFF = {"lgtm_container_hardening": False}
 CASES: list[dict[str, Any]] = (
     [{"role": role} for role in SERVICES]
@@ -35,14 +33,8 @@ def ident(case: dict[str, Any]) -> str:
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    cases = tmp_path_factory.mktemp("hardening") / "cases.json"
-    cases.write_text(json.dumps(CASES))
-    done = subprocess.run(
-        [sys.executable, str(HELPER), str(cases)], capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout)
+def rendered() -> list[dict[str, Any]]:
+    return run_helper("render_units.py", CASES)
 
 
 def containers(outcome: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -10,15 +10,12 @@ z when another does; a container with label separation off must carry none.
 
 import json
 import posixpath
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 from ansible_collections.lgtm.stack.plugins.module_utils.catalog import SERVICES
+from role_vars import run_helper
 
-HELPER = Path(__file__).with_name("render_units.py")
 GLITCHTIP_5 = {"glitchtip_image": "docker.io/glitchtip/glitchtip:5.1"}
 CASES: list[dict[str, Any]] = [{"role": role} for role in SERVICES] + [
     {"role": "glitchtip", "vars": GLITCHTIP_5},
@@ -31,14 +28,8 @@ def ident(case: dict[str, Any]) -> str:
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    cases = tmp_path_factory.mktemp("selinux") / "cases.json"
-    cases.write_text(json.dumps(CASES))
-    done = subprocess.run(
-        [sys.executable, str(HELPER), str(cases)], capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout)
+def rendered() -> list[dict[str, Any]]:
+    return run_helper("render_units.py", CASES)
 
 
 def volumes(unit: dict[str, Any]) -> list[str]:
@@ -162,14 +153,10 @@ PROBES = {
 
 
 @pytest.fixture(scope="module")
-def preflight(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    cases = tmp_path_factory.mktemp("preflight") / "cases.json"
-    cases.write_text(json.dumps([{"probe": {"selinux": seen}} for seen in PROBES.values()]))
-    done = subprocess.run(
-        [sys.executable, str(HELPER), str(cases)], capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return dict(zip(PROBES, json.loads(done.stdout)))  # noqa: B905 - one outcome per case
+def preflight() -> dict[str, dict[str, Any]]:
+    cases = [{"probe": {"selinux": seen}} for seen in PROBES.values()]
+    outcomes = run_helper("render_units.py", cases)
+    return dict(zip(PROBES, outcomes))  # noqa: B905 - one outcome per case, checked
 
 
 def test_preflight_asks_the_host_for_selinux_and_reports_its_mode(preflight):
