@@ -103,6 +103,7 @@ class Grafana:
         for sub in ("datasources", "dashboards"):
             (self.provisioning / sub).mkdir(parents=True)
         self.data = tmp / "data"
+        self.logs = tmp / "logs"
         self.config = tmp / "grafana.ini"
         self.port = free_port()
         self.config.write_text(f"[server]\nhttp_addr = 127.0.0.1\nhttp_port = {self.port}\n")
@@ -110,16 +111,19 @@ class Grafana:
         self.output = ""
 
     def start(self, env: dict[str, str] | None = None, wait: bool = True,
-              prefix: list[str] | None = None, health: int = 200) -> int | None:
+              prefix: list[str] | None = None, health: int = 200,
+              args: list[str] | None = None) -> int | None:
         """Start the server; None once /api/health answers `health`, else its exit code.
 
-        `prefix` runs it under another command (setpriv, to be another user).
+        `prefix` runs it under another command (setpriv, to be another user); `args` are
+        more command-line arguments (cfg:default.* overrides, as run.sh passes).
         """
         command = [*(prefix or []), sys.executable, str(PROGRAM), "server",
                    f"--homepath={self.home}",
                    f"--config={self.config}", "--packaging=docker",
                    f"cfg:default.paths.data={self.data}",
-                   f"cfg:default.paths.provisioning={self.provisioning}"]
+                   f"cfg:default.paths.logs={self.logs}",
+                   f"cfg:default.paths.provisioning={self.provisioning}", *(args or [])]
         self.process = subprocess.Popen(command, env={"PATH": "/usr/bin:/bin", **(env or {})},
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         text=True, cwd=self.tmp)
@@ -291,6 +295,71 @@ def test_empty_plugin_and_alerting_provisioning_start_without_errors(grafana: Gr
     grafana.stop()
     assert "HTTP Server Listen" in grafana.output
     assert error_lines(grafana.output) == []
+
+
+def log_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("logger=")]
+
+
+def test_default_log_mode_appends_every_line_to_grafana_log(grafana: Grafana) -> None:
+    """defaults.ini's `[log] mode = console file`: <paths.logs>/grafana.log gets each line."""
+    assert grafana.start() is None
+    assert grafana.get("/api/health")[0] == 200
+    grafana.stop()
+    log_file = grafana.logs / "grafana.log"
+    first = log_file.read_text().splitlines()
+    assert any('msg="HTTP Server Listen"' in line for line in first), first
+    assert first == log_lines(grafana.output)
+    grafana.start()
+    grafana.stop()
+    assert log_file.read_text().splitlines() == first + log_lines(grafana.output), "appended"
+
+
+@pytest.mark.parametrize(("ini", "env", "args"), [
+    ("", {"GF_LOG_MODE": "console"}, []),
+    ("[log]\nmode = console\n", {}, []),
+    # run.sh's default: the image logs to the console only unless configured otherwise.
+    ("", {}, ["cfg:default.log.mode=console"]),
+], ids=["env", "ini", "run.sh-default"])
+def test_console_mode_writes_nothing_under_paths_logs(
+        grafana: Grafana, ini: str, env: dict[str, str], args: list[str]) -> None:
+    with grafana.config.open("a") as config:
+        config.write(ini)
+    assert grafana.start(env, args=args) is None
+    grafana.stop()
+    assert 'msg="HTTP Server Listen"' in grafana.output
+    assert not grafana.logs.exists()
+
+
+@pytest.mark.parametrize("mode", ["console file", "console,file", "file"])
+def test_grafana_ini_adds_the_file_log_over_run_sh_default(grafana: Grafana, mode: str) -> None:
+    with grafana.config.open("a") as config:
+        config.write(f"[log]\nmode = {mode}\n")
+    assert grafana.start(args=["cfg:default.log.mode=console"]) is None
+    grafana.stop()
+    assert 'msg="HTTP Server Listen"' in (grafana.logs / "grafana.log").read_text()
+
+
+@pytest.mark.parametrize("blocked", ["parent-is-a-file", "log-is-a-directory"])
+def test_a_log_file_it_cannot_open_is_skipped_silently(grafana: Grafana, blocked: str) -> None:
+    """Upstream since 8.4 (grafana/grafana#42952) skips the file logger and starts; its
+    error goes to the not yet configured root logger, which discards it."""
+    for sub in ("plugins", "alerting"):
+        (grafana.provisioning / sub).mkdir()
+    if blocked == "parent-is-a-file":
+        grafana.logs = grafana.tmp / "not-a-directory" / "logs"
+        grafana.logs.parent.write_text("a regular file\n")
+    else:
+        (grafana.logs / "grafana.log").mkdir(parents=True)
+    assert grafana.start() is None, grafana.output
+    assert grafana.get("/api/health")[0] == 200
+    grafana.stop()
+    assert 'msg="HTTP Server Listen"' in grafana.output
+    assert error_lines(grafana.output) == []
+    if blocked == "parent-is-a-file":
+        assert grafana.logs.parent.read_text() == "a regular file\n"
+    else:
+        assert list((grafana.logs / "grafana.log").iterdir()) == []
 
 
 def test_admin_password_from_env_applies_only_to_an_empty_database(grafana: Grafana) -> None:

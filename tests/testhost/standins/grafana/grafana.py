@@ -26,6 +26,14 @@ Upstream sources this follows (read, not copied):
   `$__file{}` expansion; admin_password "only used on first start"). The default values
   of the settings read here (from conf/defaults.ini at v13.2.2) are kept as data in
   defaults.json, installed as <homepath>/conf/defaults.json.
+- Logging: conf/defaults.ini `[log] mode = console file` (in every copy of upstream's
+  defaults.ini read via the search tool, old and recent; the v13.2.2 tag itself could not
+  be read), split as pkg/setting's initLogging does; the file logger of pkg/infra/log
+  ReadLoggingConfig (open_log_file below; its newest stored version, with the app-sdk
+  logger, read via the search tool). The image's run.sh passes
+  `cfg:default.log.mode=console` (seen in a public container log), so in the image only
+  grafana.ini or GF_LOG_MODE can add `file`. The stand-in always prints to the console
+  (upstream prints only with `console` in the mode).
 - CLI: https://grafana.com/docs/grafana/latest/cli/ (`grafana cli [global options] admin
   reset-admin-password [--password-from-stdin] [--user-id N] <password>`; global
   --homepath/--config; without --config it reads <homepath>/conf/defaults.ini and
@@ -109,7 +117,7 @@ import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import yaml
 
@@ -124,11 +132,55 @@ class StartupError(Exception):
     """Grafana logs the error and exits 1."""
 
 
+# The open `[log] mode = file` target while `serve` runs (tests run serve in-process, so
+# it is closed again when serve returns); every console line is appended to it too.
+LOG_FILES: list[TextIO] = []
+LOG_LOCK = threading.Lock()
+
+
 def log(level: str, message: str, logger: str = "standin", **fields: Any) -> None:
     extra = " ".join(f"{key}={json.dumps(value)}" for key, value in fields.items())
-    sys.stderr.write(f"logger={logger} t={datetime.datetime.now(datetime.UTC).isoformat()} "
-                     f"level={level} msg={json.dumps(message)} {extra}\n")
-    sys.stderr.flush()
+    line = (f"logger={logger} t={datetime.datetime.now(datetime.UTC).isoformat()} "
+            f"level={level} msg={json.dumps(message)} {extra}\n")
+    with LOG_LOCK:
+        sys.stderr.write(line)
+        sys.stderr.flush()
+        for target in LOG_FILES:
+            target.write(line)
+            target.flush()
+
+
+def log_modes(settings: Settings) -> list[str]:
+    """`[log] mode` as upstream's initLogging splits it: on commas, else on spaces."""
+    value = settings.get("log", "mode", "console")
+    modes = value.split(",")
+    if len(modes) == 1:
+        modes = value.split(" ")
+    return [mode.strip() for mode in modes]
+
+
+def open_log_file(settings: Settings) -> TextIO | None:
+    """The file logger of upstream's ReadLoggingConfig (pkg/infra/log/log.go).
+
+    With `file` among the modes Grafana creates the directory of `[log.file] file_name`
+    (default <paths.logs>/grafana.log) and opens the file for appending, mode 0644. When
+    either fails, it skips the file logger and starts anyway (since 8.4, grafana/grafana
+    #42952, "don't return an error trying to initialize the file logger"); the error it
+    logs then goes to the root logger before any output is set up, which discards it,
+    so nothing is printed (read in the code, not seen in a running Grafana). Rotation
+    (log_rotate, max_lines, daily_rotate...) is not modelled: it renames files inside
+    the same directory.
+    """
+    if "file" not in log_modes(settings):
+        return None
+    name = settings.get("log.file", "file_name")
+    path = Path(name) if name else settings.path("paths", "logs") / "grafana.log"
+    try:
+        path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError:
+        return None
+    return os.fdopen(descriptor, "a", encoding="utf-8")
 
 
 # --- configuration ---------------------------------------------------------------
@@ -1309,6 +1361,25 @@ def serve(args: list[str], stop: threading.Event | None = None) -> int:
     options, overrides, _rest = parse_global(args)
     try:
         settings = load_settings(options, overrides, cli=False)
+    except StartupError as error:
+        log("error", str(error))
+        return 1
+    # Upstream sets up its loggers right after reading the configuration, before any
+    # other start-up step.
+    log_file = open_log_file(settings)
+    if log_file is not None:
+        LOG_FILES.append(log_file)
+    try:
+        return run_server(settings, stop)
+    finally:
+        if log_file is not None:
+            with LOG_LOCK:
+                LOG_FILES.remove(log_file)
+            log_file.close()
+
+
+def run_server(settings: Settings, stop: threading.Event | None) -> int:
+    try:
         if settings.get("database", "type") != "sqlite3":
             raise StartupError("the stand-in only has the sqlite3 database")
         settings.data_dir.mkdir(parents=True, exist_ok=True)
