@@ -53,7 +53,7 @@ def harden(units: Sequence[Mapping[str, Any]], enabled: bool = True) -> list[dic
             result.append(dict(unit))
             continue
         if not isinstance(sections, Mapping) or not isinstance(sections.get("Container"), Mapping):
-            raise HardeningError(f"{name}: a container unit needs a [Container] section (a mapping)")
+            raise HardeningError(f"{name}: a container unit needs a [Container] mapping")
         container = dict(sections["Container"])
         wanted = container_keys(confinement(str(container.get("ContainerName", ""))))
         # The role's own value wins; the hardening keys go after the role's keys.
