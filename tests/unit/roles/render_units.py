@@ -6,7 +6,8 @@ cases ({role, vars}) from the file named by its argument. For each, it finds the
 call of the quadlet core that deploys (include_role lgtm.stack.quadlet with
 quadlet_units), renders the `units` argument of the core's dry run
 (tasks/preflight.yml) and of its write (tasks/units.yml) with the role's defaults and
-vars and the call's vars, and prints both, or the error. A case with `probe` instead
+vars and the call's vars, and prints both, or the error, with what the core's argument
+spec says of the call's rendered vars (call_errors). A case with `probe` instead
 renders what preflight notes and reports for that lgtm.stack.host_probe result.
 """
 
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
 from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
@@ -99,6 +101,16 @@ def preflight(probe: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def call_errors(templar: Templar, call: dict[str, Any]) -> list[str]:
+    """What the quadlet core's argument spec says of the call's vars, rendered as Ansible would."""
+    spec = load_file(ROLES / "quadlet/meta/argument_specs.yml")["argument_specs"]["main"]
+    try:
+        params = {name: templar.template(value) for name, value in call.items()}
+    except Exception as error:  # noqa: BLE001 - the error text is the result
+        return [f"rendering failed: {error}"]
+    return list(ArgumentSpecValidator(spec["options"]).validate(params).error_messages)
+
+
 def render(case: dict[str, Any]) -> dict[str, Any]:
     if "probe" in case:
         return preflight(case["probe"])
@@ -111,6 +123,11 @@ def render(case: dict[str, Any]) -> dict[str, Any]:
         "alloy_journal_paths": journal_found(
             ["/var/log/journal", "/run/log/journal", "/etc/machine-id"]
         ),
+        # glitchtip's slurp of its secrets (register of tasks/read_secrets.yml).
+        "glitchtip_secret_reads": {"results": [
+            {"item": {"key": name}, "content": "c2VjcmV0"}
+            for name in ("admin_password", "postgres_password", "secret_key")
+        ]},
         **case.get("vars", {}),
     }
     scope = {
@@ -124,10 +141,11 @@ def render(case: dict[str, Any]) -> dict[str, Any]:
         "role_path": str(ROLES / role),
         "ansible_search_path": [str(ROLES / role)],
     }
-    scope.update(core_call(role))
+    call = core_call(role)
+    scope.update(call)
     scope["hostvars"] = {HOST: dict(scope)}
     templar = Templar(loader=DataLoader(), variables=scope)
-    result: dict[str, Any] = {}
+    result: dict[str, Any] = {"call_errors": call_errors(templar, call)}
     for step in ("preflight", "units"):
         expression = task_units(ROLES / "quadlet/tasks" / f"{step}.yml")
         try:
