@@ -70,7 +70,7 @@ MIB = 1 << 20
 def ulid(number: int) -> str:
     """A block directory name shaped like a ULID (26 Crockford base32 characters)."""
     digits = []
-    for _ in range(26):
+    for _position in range(26):
         number, digit = divmod(number, 32)
         digits.append(CROCKFORD[digit])
     return "01J" + "".join(reversed(digits))[3:]
@@ -147,7 +147,7 @@ def entries(root: Path) -> Iterator[str]:
 
 
 def count(root: Path) -> int:
-    return sum(1 for _ in entries(root))
+    return sum(1 for _path in entries(root))
 
 
 def walk(root: Path, label: bytes) -> int:
@@ -185,7 +185,7 @@ def relabel_threads(root: Path, label: bytes, workers: int) -> int:
             except OSError as error:
                 errors.append(error)
 
-    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    threads = [threading.Thread(target=worker) for _worker in range(workers)]
     for thread in threads:
         thread.start()
     total = 0
@@ -203,7 +203,7 @@ def relabel_threads(root: Path, label: bytes, workers: int) -> int:
         work.put(batch)
         total += len(batch)
     finally:
-        for _ in threads:
+        for _thread in threads:
             work.put(None)
         for thread in threads:
             thread.join()
@@ -234,7 +234,7 @@ def measure(name: str, action: Callable[[Path, bytes], int], root: Path, repeat:
             labels: Labels, expected: int, relabels: bool) -> float:
     """Median seconds of `repeat` runs; exits when a run missed entries or labels."""
     times = []
-    for _ in range(repeat):
+    for _run in range(repeat):
         label = labels.next()
         started = time.perf_counter()
         seen = action(root, label)
