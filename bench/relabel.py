@@ -18,8 +18,9 @@ directories in a scratch directory and measures, in one run:
 Each relabel writes a label whose categories differ from the ones the files carry, as a
 private label's new categories at each start do, and afterwards every entry is read back
 and must carry it (the run fails otherwise). Figures are medians of --repeat runs, after
-one untimed walk that warms the page cache: the cache is not dropped (that needs root and
-slows every other process on a shared machine), so a cold cache on a real host is slower.
+a first labelling pass (printed, outside the medians) that also warms the page cache: the
+cache is not dropped (that needs root and slows every other process on a shared machine),
+so a cold cache on a real host is slower.
 
 What it does not measure: this machine has no SELinux, so the kernel stores the xattr and
 nothing else. On an enforcing host each setxattr also asks the security server whether
@@ -36,7 +37,8 @@ b. Loki's filesystem chunk store with schema v12+ keys (<tenant>/<stream fingerp
 
 Run: python3 bench/relabel.py [--dir /var/tmp] [--files 200000] [--streams 500]
      [--blocks 200] [--repeat 3] [--size-files 2000] [--size-kib 256]
-Takes about 1 to 2 min on a 2-core machine with the defaults (2026-12-07); writes
+Takes about 2 to 2.5 min on a busy 2-core machine with the defaults (2026-12-07), most
+of it creating and removing the files; writes
 --size-files x --size-kib of real data (500 MiB by default) and removes everything.
 """
 
