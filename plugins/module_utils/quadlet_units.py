@@ -22,6 +22,7 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lgtm.stack.plugins.module_utils import quadlet
+from ansible_collections.lgtm.stack.plugins.module_utils.text_file import read_text
 
 # Defaults of Settings; quadlet_unit's tests point its own copies at a temporary directory.
 SYSTEMD_RUN_DIR = "/run/systemd/system"
@@ -151,14 +152,6 @@ def validate_with_quadlet(
             raise PreflightError(
                 f"quadlet did not generate {service} from {name}: {output or 'no output'}"
             )
-
-
-def read_text(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
 
 
 def write_atomically(module: AnsibleModule, path: str, content: str) -> None:

@@ -115,13 +115,14 @@ created:
 """
 
 import http.cookiejar
-import json
 import re
-import urllib.error
-import urllib.request
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.lgtm.stack.plugins.module_utils.http_json import (
+    JsonClient,
+    RequestFailed,
+)
 
 _NEXT_LINK = re.compile(r'<([^>]+)>;\s*rel="next";\s*results="true"')
 
@@ -134,14 +135,8 @@ class Client:
     """A logged-in browser-like session: cookies plus the CSRF token Django wants."""
 
     def __init__(self, url: str, timeout: int) -> None:
-        self.base = url.rstrip("/")
-        self.timeout = timeout
         self.cookies = http.cookiejar.CookieJar()
-        # No proxy: GlitchTip runs on this host, and a proxy from the environment
-        # would not reach it.
-        self.opener = urllib.request.build_opener(
-            urllib.request.ProxyHandler({}), urllib.request.HTTPCookieProcessor(self.cookies)
-        )
+        self.client = JsonClient(url, timeout, self.cookies)
 
     def csrf_token(self) -> str:
         for cookie in self.cookies:
@@ -152,27 +147,12 @@ class Client:
     def request(
         self, method: str, path: str, body: dict[str, Any] | None = None
     ) -> tuple[int, Any, dict[str, str]]:
-        url = path if path.startswith("http") else self.base + path
-        headers = {"Accept": "application/json"}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        if method != "GET":
-            headers["X-CSRFToken"] = self.csrf_token()
-        request = urllib.request.Request(url, data=data, headers=headers, method=method)
+        # Django wants the session's CSRF token echoed on every call that changes something.
+        headers = {"X-CSRFToken": self.csrf_token()} if method != "GET" else {}
         try:
-            with self.opener.open(request, timeout=self.timeout) as response:
-                status, raw, response_headers = response.status, response.read(), response.headers
-        except urllib.error.HTTPError as error:
-            status, raw, response_headers = error.code, error.read(), error.headers
-        except (urllib.error.URLError, OSError) as error:
-            raise BootstrapError(f"{method} {url} failed: {error}") from None
-        try:
-            payload = json.loads(raw) if raw else None
-        except ValueError:
-            payload = raw.decode("utf-8", "replace")[:500]
-        return status, payload, dict(response_headers or {})
+            return self.client.request(method, path, body, headers)
+        except RequestFailed as error:
+            raise BootstrapError(str(error)) from None
 
     def expect(
         self, method: str, path: str, statuses: tuple[int, ...], body: dict[str, Any] | None = None

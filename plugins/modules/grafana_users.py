@@ -118,15 +118,16 @@ changes:
   sample: ["user:operator:created", "user:operator:role"]
 """
 
-import base64
-import json
 import os
-import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.lgtm.stack.plugins.module_utils.http_json import (
+    JsonClient,
+    RequestFailed,
+    basic_auth,
+)
 
 
 class GrafanaError(Exception):
@@ -137,32 +138,16 @@ class Api:
     """Grafana's HTTP API with basic auth; answers as (status, decoded JSON or text)."""
 
     def __init__(self, url: str, timeout: int) -> None:
-        self.base = url.rstrip("/")
-        self.timeout = timeout
-        # No proxy: Grafana runs on this host, and a proxy from the environment would not reach it.
-        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        self.client = JsonClient(url, timeout)
 
     def request(self, method: str, path: str, login: str, password: str,
                 body: dict[str, Any] | None = None) -> tuple[int, Any]:
-        token = base64.b64encode(f"{login}:{password}".encode()).decode()
-        headers = {"Accept": "application/json", "Authorization": f"Basic {token}"}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        request = urllib.request.Request(self.base + path, data=data, headers=headers,
-                                         method=method)
         try:
-            with self.opener.open(request, timeout=self.timeout) as response:
-                status, raw = response.status, response.read()
-        except urllib.error.HTTPError as error:
-            status, raw = error.code, error.read()
-        except (urllib.error.URLError, OSError) as error:
-            raise GrafanaError(f"{method} {self.base}{path} failed: {error}") from None
-        try:
-            return status, json.loads(raw) if raw else None
-        except ValueError:
-            return status, raw.decode("utf-8", "replace")[:500]
+            reply = self.client.request(method, path, body,
+                                        {"Authorization": basic_auth(login, password)})
+        except RequestFailed as error:
+            raise GrafanaError(str(error)) from None
+        return reply.status, reply.payload
 
 
 class Session:

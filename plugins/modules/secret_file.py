@@ -77,16 +77,9 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lgtm.stack.plugins.module_utils.selinux import copy_directory_context
+from ansible_collections.lgtm.stack.plugins.module_utils.text_file import read_text
 
 ALPHABET = string.ascii_letters + string.digits
-
-
-def read_current(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
 
 
 def write_atomically(module: AnsibleModule, path: str, content: str) -> None:
@@ -131,7 +124,7 @@ def main() -> None:
     if os.path.isdir(path):
         module.fail_json(msg=f"{path} is a directory")
 
-    current = read_current(path)
+    current = read_text(path)
     generated = wanted is None and not current
     if generated:
         wanted = "".join(secrets.choice(ALPHABET) for _position in range(length))
