@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What a file on the managed host holds now, before a module decides whether to write it.
 
-Shared by quadlet_units (unit files) and the secret_file module (issue 19). Stdlib only.
+Shared by quadlet_units (unit files), the secret_file module and quadlet_reconcile
+(recorded state). Stdlib only.
 """
 
 # Managed hosts may run Python 3.9 (ansible-core's minimum for targets).

@@ -217,6 +217,7 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
 from ansible_collections.lgtm.stack.plugins.module_utils import quadlet, tls_client
+from ansible_collections.lgtm.stack.plugins.module_utils.text_file import read_text
 
 # Module-level so tests can point it at a temporary directory.
 SYSTEMD_RUN_DIR = "/run/systemd/system"
@@ -380,7 +381,7 @@ class Reconciler:
             # Probably a file a skipped check-mode task would have written.
             self.module.warn(f"{unit['name']}: reload_on {exc}")
             current = "missing"
-        recorded = read_file(self.state_file(unit["name"]))
+        recorded = read_text(self.state_file(unit["name"]))
         return current, recorded.strip() if recorded is not None else None
 
     def observe(self, unit: dict[str, Any]) -> Observed:
@@ -388,7 +389,7 @@ class Reconciler:
         service = quadlet.service_name(name)
         desired = unit["state"]
         path = os.path.join(self.params["dir"], name)
-        text = read_file(path)
+        text = read_text(path)
         if text is None and desired == "started":
             if not self.module.check_mode:
                 raise ReconcileError(
@@ -450,7 +451,7 @@ class Reconciler:
         config_hash = quadlet.labels_of(parsed).get(quadlet.CONFIG_HASH_LABEL)
         image = quadlet.last_value(parsed, "Container", "Image")
         current = quadlet.run_hash(config_hash, self.image_id(image)) if active else None
-        recorded = read_file(self.run_state_file(name))
+        recorded = read_text(self.run_state_file(name))
         state = quadlet.UnitState(
             desired="started",
             is_active=active,
@@ -578,14 +579,6 @@ def normalize_id(value: Any) -> str | None:
     if text.startswith("sha256:"):
         text = text[len("sha256:") :]
     return text or None
-
-
-def read_file(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
 
 
 def post_reload(
