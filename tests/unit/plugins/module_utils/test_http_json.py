@@ -5,9 +5,7 @@ from __future__ import annotations
 import http.cookiejar
 import json
 import socket
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -52,15 +50,10 @@ def handler_for(server: Server) -> type[BaseHTTPRequestHandler]:
 
 
 @pytest.fixture
-def server() -> Iterator[Server]:
+def server(serve) -> Server:
     state = Server()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(state))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}/"
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
+    state.url = serve(handler_for(state)) + "/"
+    return state
 
 
 def test_json_answer_is_decoded_and_body_sent_as_json(server: Server) -> None:

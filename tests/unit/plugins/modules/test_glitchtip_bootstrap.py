@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from http.cookies import SimpleCookie
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -150,15 +149,10 @@ def make_handler(api: FakeGlitchTip):
 
 
 @pytest.fixture
-def glitchtip():
+def glitchtip(serve):
     api = FakeGlitchTip()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(api))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    api.url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield api
-    server.shutdown()
-    server.server_close()
+    api.url = serve(make_handler(api))
+    return api
 
 
 PROJECTS = [
