@@ -208,7 +208,7 @@ def test_the_store_serves_tls_that_its_ca_and_address_verify(port, path, client)
 
 def test_the_private_key_is_readable_by_the_service_user_only():
     store = other(STORE)
-    for service, uid in (("loki", 10001), ("tempo", 10001), ("mimir", 0), ("prometheus", 65534),
+    for service, uid in (("loki", 10001), ("tempo", 10001), ("mimir", 10001), ("prometheus", 65534),
                          ("alertmanager", 65534)):
         key = store.file(f"/etc/lgtm/{service}/tls/server.key")
         assert key.mode == 0o400 and key.uid == uid, (service, oct(key.mode), key.uid)
