@@ -207,3 +207,28 @@ def test_the_plan_sees_a_file_that_re_owning_its_directory_would_change(tmp_path
     files.write(Module(), plan)
     assert (os.stat(data / "root.conf").st_uid, os.stat(data).st_uid) == (0, 10001)
     assert not files.plan(**spec).changed
+
+
+def test_a_file_may_lie_in_a_parent_that_creating_a_directory_creates(tmp_path):
+    """makedirs creates the parents too, so the plan must count them as to exist."""
+    conf = tmp_path / "etc/tempo"
+    spec = {
+        "directories": [
+            {"path": str(conf / "overrides"), "owner": "root", "group": "root", "mode": "0755"}
+        ],
+        "files": [
+            {
+                "dest": str(conf / "tempo.yaml"),
+                "content": "a: 1\n",
+                "owner": "root",
+                "group": "root",
+                "mode": "0644",
+            }
+        ],
+    }
+    plan = files.plan(**spec)
+    assert plan.summary()["files"] == [str(conf / "tempo.yaml")]
+    files.write(Module(), plan)
+    assert (conf / "tempo.yaml").read_text() == "a: 1\n"
+    with pytest.raises(files.ConfigError, match="the directory of .*/etc/other/x does not exist"):
+        files.plan(files=[{**spec["files"][0], "dest": str(tmp_path / "etc/other/x")}])
