@@ -165,271 +165,8 @@ removed:
   elements: str
 """
 
-import grp
-import hashlib
-import os
-import pwd
-import shutil
-import stat
-import tempfile
-from dataclasses import dataclass
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lgtm.stack.plugins.module_utils.selinux import copy_directory_context
-
-
-class ConfigError(Exception):
-    """A setting or host state that stops the run before any live file is written."""
-
-
-@dataclass(frozen=True)
-class Attributes:
-    uid: int
-    gid: int
-    mode: int
-
-
-def resolve_user(name: str) -> int:
-    if name.isdigit():
-        return int(name)
-    try:
-        return pwd.getpwnam(name).pw_uid
-    except KeyError:
-        raise ConfigError(f"user {name!r} does not exist on the host") from None
-
-
-def resolve_group(name: str) -> int:
-    if name.isdigit():
-        return int(name)
-    try:
-        return grp.getgrnam(name).gr_gid
-    except KeyError:
-        raise ConfigError(f"group {name!r} does not exist on the host") from None
-
-
-def parse_mode(mode: str, path: str) -> int:
-    try:
-        value = int(mode, 8)
-    except ValueError:
-        raise ConfigError(f"{path}: mode {mode!r} is not an octal number") from None
-    if not 0 <= value <= 0o7777:
-        raise ConfigError(f"{path}: mode {mode!r} is out of range")
-    return value
-
-
-def attributes(entry: dict, path: str) -> Attributes:
-    return Attributes(
-        resolve_user(entry["owner"]), resolve_group(entry["group"]), parse_mode(entry["mode"], path)
-    )
-
-
-def differs(path: str, wanted: Attributes) -> bool:
-    current = os.lstat(path)
-    return (current.st_uid, current.st_gid, stat.S_IMODE(current.st_mode)) != (
-        wanted.uid,
-        wanted.gid,
-        wanted.mode,
-    )
-
-
-def apply_attributes(path: str, wanted: Attributes) -> None:
-    os.chown(path, wanted.uid, wanted.gid)
-    os.chmod(path, wanted.mode)
-
-
-def read_bytes(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
-
-
-def write_file(
-    path: str, content: bytes, wanted: Attributes, module: AnsibleModule | None = None
-) -> None:
-    """Replace path atomically; the new inode has its owner and mode before it is renamed in.
-
-    With module, it also has its directory's SELinux context (a container volume's label).
-    """
-    fd, temp_path = tempfile.mkstemp(
-        prefix=f".{os.path.basename(path)}.", dir=os.path.dirname(path)
-    )
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        apply_attributes(temp_path, wanted)
-        if module is not None:
-            copy_directory_context(module, temp_path)
-        os.replace(temp_path, path)
-    finally:
-        if os.path.exists(temp_path):
-            os.unlink(temp_path)
-
-
-def raise_error(error: OSError) -> None:
-    raise error
-
-
-def reown_beneath(top: str, uid: int, gid: int) -> None:
-    """Owner and group of everything beneath top; links are not followed, mounts not entered."""
-    device = os.stat(top).st_dev
-    for root, dirs, files in os.walk(top, onerror=raise_error):
-        entered = []
-        for name in dirs + files:
-            path = os.path.join(root, name)
-            current = os.lstat(path)
-            if current.st_dev != device:
-                continue  # a mount point: another file system's root, not this tree's
-            if (current.st_uid, current.st_gid) != (uid, gid):
-                os.lchown(path, uid, gid)
-            if name in dirs and stat.S_ISDIR(current.st_mode):
-                entered.append(name)
-        dirs[:] = entered
-
-
-def ensure_directories(module: AnsibleModule, entries: list[dict]) -> tuple[list[str], list[str]]:
-    """(directories changed, directories whose content was re-owned)."""
-    changed, reowned = [], []
-    for entry in entries:
-        path = entry["path"]
-        wanted = attributes(entry, path)
-        if os.path.lexists(path) and not os.path.isdir(path):
-            raise ConfigError(f"{path} exists and is not a directory")
-        exists = os.path.isdir(path)
-        if exists and not differs(path, wanted):
-            continue
-        changed.append(path)
-        current = os.lstat(path) if exists else None
-        # The top directory's owner is the marker: it changes only after everything beneath
-        # did, so an unchanged top means there is nothing beneath to walk.
-        walk = (
-            entry["recurse"]
-            and current is not None
-            and (current.st_uid, current.st_gid) != (wanted.uid, wanted.gid)
-        )
-        if walk:
-            reowned.append(path)
-        if module.check_mode:
-            continue
-        if walk:
-            reown_beneath(path, wanted.uid, wanted.gid)
-        if not exists:
-            os.makedirs(path, mode=0o700)
-        apply_attributes(path, wanted)
-    return changed, reowned
-
-
-def candidate_path(check_dir: str, dest: str) -> str:
-    # Named after the live path, so two services' or two directories' config.yaml never meet.
-    return os.path.join(
-        check_dir, hashlib.sha1(dest.encode()).hexdigest()[:16] + "-" + os.path.basename(dest)
-    )
-
-
-def validate_candidates(
-    module: AnsibleModule, candidate_dir: str | None, pending: list[tuple[dict, bytes]]
-) -> None:
-    """Check every changed file that has a validate command; raise naming all that failed."""
-    checked = [(entry, content) for entry, content in pending if entry.get("validate")]
-    if not checked or module.check_mode:
-        return
-    os.makedirs(candidate_dir, mode=0o700, exist_ok=True)
-    apply_attributes(candidate_dir, Attributes(0, 0, 0o700))
-    # A directory of this call's own: two plays at once on the same host must not
-    # validate, or remove, each other's candidates.
-    check_dir = tempfile.mkdtemp(prefix=".check-", dir=candidate_dir)
-    failures = []
-    try:
-        for entry, content in checked:
-            candidate = candidate_path(check_dir, entry["dest"])
-            write_file(candidate, content, Attributes(0, 0, 0o600))
-            rc, out, err = module.run_command(entry["validate"] % candidate)
-            if rc != 0:
-                report = (
-                    "(output not shown: secret file)"
-                    if entry.get("secret_content") is not None
-                    else "\n".join(part.strip() for part in (err, out) if part and part.strip())
-                )
-                failures.append(f"{entry['dest']} failed validation (exit {rc}): {report}")
-    finally:
-        shutil.rmtree(check_dir, ignore_errors=True)
-    if failures:
-        raise ConfigError("; ".join(failures) + ". No live file was changed.")
-
-
-def file_diff(entry: dict, before: bytes | None, after: bytes) -> dict:
-    return {
-        "before_header": entry["dest"] if before is not None else "(absent)",
-        "after_header": entry["dest"],
-        "before": before.decode("utf-8", errors="replace") if before is not None else "",
-        "after": after.decode("utf-8", errors="replace"),
-    }
-
-
-def ensure_files(
-    module: AnsibleModule,
-    entries: list[dict],
-    candidate_dir: str | None,
-    new_directories: list[str],
-) -> tuple[list[str], list[dict]]:
-    """new_directories: created by this call, or in check mode still to be created."""
-    plans = []
-    for entry in entries:
-        dest = entry["dest"]
-        secret = entry.get("secret_content") is not None
-        # Settings are judged for every file, changed or not, before anything is read or written.
-        if entry.get("validate"):
-            if not candidate_dir:
-                raise ConfigError("candidate_dir is required when a file has validate")
-            if "%s" not in entry["validate"]:
-                raise ConfigError(f"{dest}: validate must contain %s for the candidate's path")
-        if secret == (entry.get("content") is not None):
-            raise ConfigError(f"{dest}: give exactly one of content and secret_content")
-        if not os.path.isdir(os.path.dirname(dest)) and not (
-            module.check_mode and os.path.dirname(dest) in new_directories
-        ):
-            raise ConfigError(f"the directory of {dest} does not exist")
-        if os.path.isdir(dest):
-            raise ConfigError(f"{dest} is a directory")
-        content = (entry["secret_content"] if secret else entry["content"]).encode("utf-8")
-        plans.append((entry, secret, content, read_bytes(dest), attributes(entry, dest)))
-
-    pending = [
-        (entry, content)
-        for entry, _secret, content, current, _wanted in plans
-        if content != current
-    ]
-    # Every candidate is judged before the first live file is touched.
-    validate_candidates(module, candidate_dir, pending)
-
-    changed, diffs = [], []
-    for entry, secret, content, current, wanted in plans:
-        dest = entry["dest"]
-        if content != current:
-            changed.append(dest)
-            if module._diff and not secret:
-                diffs.append(file_diff(entry, current, content))
-            if not module.check_mode:
-                write_file(dest, content, wanted, module)
-        elif differs(dest, wanted):
-            changed.append(dest)
-            if not module.check_mode:
-                apply_attributes(dest, wanted)
-    return changed, diffs
-
-
-def remove_paths(module: AnsibleModule, paths: list[str]) -> list[str]:
-    removed = [path for path in paths if os.path.lexists(path)]
-    if not module.check_mode:
-        for path in removed:
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path)
-            else:
-                os.unlink(path)
-    return removed
+from ansible_collections.lgtm.stack.plugins.module_utils import files
 
 
 def main() -> None:
@@ -469,20 +206,24 @@ def main() -> None:
         supports_check_mode=True,
     )
     try:
-        directories, reowned = ensure_directories(module, module.params["directories"])
-        files, diffs = ensure_files(
-            module, module.params["files"], module.params["candidate_dir"], directories
+        plan = files.apply(
+            module,
+            module.params["directories"],
+            module.params["files"],
+            module.params["remove"],
+            module.params["candidate_dir"],
         )
-        removed = remove_paths(module, module.params["remove"])
-    except (ConfigError, OSError) as exc:
+    except (files.ConfigError, OSError) as exc:
         module.fail_json(msg=str(exc))
+    summary = plan.summary()
     result = {
-        "changed": bool(directories or files or removed),
-        "directories": directories,
-        "reowned": reowned,
-        "files": files,
-        "removed": removed,
+        "changed": plan.changed,
+        "directories": summary["directories"],
+        "reowned": summary["reowned"],
+        "files": summary["files"],
+        "removed": summary["removed"],
     }
+    diffs = plan.diffs() if module._diff else []
     if diffs:
         result["diff"] = diffs
     module.exit_json(**result)

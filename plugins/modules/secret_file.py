@@ -71,34 +71,9 @@ written:
 """
 
 import os
-import secrets
-import string
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lgtm.stack.plugins.module_utils.selinux import copy_directory_context
-from ansible_collections.lgtm.stack.plugins.module_utils.text_file import read_text
-
-ALPHABET = string.ascii_letters + string.digits
-
-
-def write_atomically(module: AnsibleModule, path: str, content: str) -> None:
-    directory = os.path.dirname(path) or "."
-    # mkstemp creates the file 0600 and os.replace keeps that mode (AnsibleModule.atomic_move
-    # would give a new file the umask's mode until ownership and mode are applied), so the
-    # secret is never readable by others, not even briefly.
-    fd, temp_path = tempfile.mkstemp(prefix=".secret-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # A secret read by a container: its volume's SELinux context, before it is renamed in.
-        copy_directory_context(module, temp_path)
-        os.replace(temp_path, path)
-    finally:
-        if os.path.exists(temp_path):
-            os.unlink(temp_path)
+from ansible_collections.lgtm.stack.plugins.module_utils import files
 
 
 def main() -> None:
@@ -112,31 +87,22 @@ def main() -> None:
         supports_check_mode=True,
     )
     path: str = module.params["path"]
-    wanted: str | None = module.params["value"] or None
-    length: int = module.params["length"]
     if module.params["mode"] is None:
         module.params["mode"] = "0600"
-    if not 16 <= length <= 4096:
-        module.fail_json(msg=f"length must be between 16 and 4096, got {length}")
-    directory = os.path.dirname(path) or "."
-    if not os.path.isdir(directory):
-        module.fail_json(msg=f"the directory of {path} does not exist")
-    if os.path.isdir(path):
-        module.fail_json(msg=f"{path} is a directory")
+    try:
+        # Owner and mode come from the file attributes below (symbolic modes included), so
+        # the plan leaves them alone and the secret is written 0600, the caller's own.
+        plan = files.plan_secret(path, module.params["value"], module.params["length"])
+    except files.ConfigError as exc:
+        module.fail_json(msg=str(exc))
+    if plan.written and not module.check_mode:
+        files.write_secret(module, plan)
 
-    current = read_text(path)
-    generated = wanted is None and not current
-    if generated:
-        wanted = "".join(secrets.choice(ALPHABET) for _position in range(length))
-    written = wanted is not None and wanted != current
-    if written and not module.check_mode:
-        write_atomically(module, path, wanted or "")
-
-    changed = written
+    changed = plan.written
     if os.path.exists(path):
         file_args = module.load_file_common_arguments(module.params)
         changed = module.set_fs_attributes_if_different(file_args, changed)
-    module.exit_json(changed=changed, generated=generated, written=written, path=path)
+    module.exit_json(changed=changed, generated=plan.generated, written=plan.written, path=path)
 
 
 if __name__ == "__main__":
