@@ -624,8 +624,6 @@ def failure_message(results: list[Result]) -> str:
     return f"{len(parts)} of {len(results)} endpoint(s) not ready: " + " | ".join(parts)
 
 
-
-
 # --------------------------------------------------------------------------- one call
 
 

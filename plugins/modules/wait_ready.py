@@ -323,6 +323,7 @@ from ansible_collections.lgtm.stack.plugins.module_utils import wait
 
 # The logic is in module_utils/wait.py. Its names stay reachable here for the tests and
 # bench/wait_ready_latency.py, which load this module.
+# pylint: disable=unused-import
 from ansible_collections.lgtm.stack.plugins.module_utils.wait import (  # noqa: F401
     ENDPOINT_OPTIONS,
     Attempt,
@@ -339,6 +340,8 @@ from ansible_collections.lgtm.stack.plugins.module_utils.wait import (  # noqa: 
     values_match,
     wait_for_endpoints,
 )
+
+# pylint: enable=unused-import
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
     endpoints=dict(type="list", elements="dict", required=True, options=ENDPOINT_OPTIONS),
