@@ -9,19 +9,15 @@ filesystem refuses a write.
 import pytest
 from lgtm_molecule import container_identity
 
-# The stack scenario's containers (the migrate unit has exited by now).
-CONTAINERS = [
-    "lgtm-loki", "lgtm-tempo", "lgtm-mimir", "lgtm-prometheus", "lgtm-alertmanager",
-    "lgtm-alloy", "lgtm-grafana", "lgtm-glitchtip-postgres", "lgtm-glitchtip-valkey",
-    "lgtm-glitchtip-web", "lgtm-glitchtip-worker",
-]
-# Real user ids; Alloy reads the host's journal as root, with no capability.
+# The stack scenario's running containers (the migrate unit has exited by now) and their
+# real user ids; Alloy reads the host's journal as root, with no capability.
 USERS = {
     "lgtm-loki": 10001, "lgtm-tempo": 10001, "lgtm-mimir": 10001, "lgtm-prometheus": 65534,
     "lgtm-alertmanager": 65534,
     "lgtm-alloy": 0, "lgtm-grafana": 472, "lgtm-glitchtip-postgres": 999,
     "lgtm-glitchtip-valkey": 999, "lgtm-glitchtip-web": 5000, "lgtm-glitchtip-worker": 5000,
 }
+CONTAINERS = list(USERS)
 
 
 def status(root, pid: int) -> dict[str, str]:
