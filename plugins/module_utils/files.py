@@ -36,6 +36,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.lgtm.stack.plugins.module_utils.quadlet import (
+    Planned,
+    PlannedDirectory,
+    PlannedFile,
+)
 from ansible_collections.lgtm.stack.plugins.module_utils.selinux import copy_directory_context
 from ansible_collections.lgtm.stack.plugins.module_utils.text_file import read_text
 
@@ -103,6 +108,13 @@ def differs(path: str, wanted: Attributes) -> bool:
 def apply_attributes(path: str, wanted: Attributes) -> None:
     os.chown(path, wanted.uid, wanted.gid)
     os.chmod(path, wanted.mode)
+
+
+def current_umask() -> int:
+    # Reading the umask means setting it; set straight back.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def read_bytes(path: str) -> bytes | None:
@@ -260,6 +272,29 @@ class Plan:
             "files": [plan.dest for plan in self.files],
             "removed": list(self.remove),
         }
+
+    def overlay(self) -> dict[str, Planned]:
+        """Each path this plan changes as the write will leave it, for quadlet.hash_paths:
+        a unit's hash label over its restart files is known before they are written."""
+        planned: dict[str, Planned] = {}
+        # Parents that makedirs creates on the way get the default mode under the umask.
+        parent_mode = 0o777 & ~current_umask()
+        for path in will_exist(self.directories):
+            planned[path] = PlannedDirectory(parent_mode)
+        for plan in self.directories:
+            planned[plan.path.rstrip("/") or "/"] = PlannedDirectory(plan.wanted.mode)
+        for secret in self.secrets:
+            if secret.wanted is None or not secret.changed:
+                continue
+            content = secret.content.encode("utf-8") if secret.content is not None else None
+            if content is None:
+                content = read_bytes(secret.path) or b""
+            planned[secret.path] = PlannedFile(content, secret.wanted.mode)
+        for file_plan in self.files:
+            planned[file_plan.dest] = PlannedFile(file_plan.content, file_plan.wanted.mode)
+        for path in self.remove:
+            planned[path] = None
+        return planned
 
     def diffs(self) -> list[dict[str, str]]:
         """Content changes of files that are not secret; never a secret's."""

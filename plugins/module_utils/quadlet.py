@@ -20,8 +20,8 @@ import re
 import shlex
 import stat
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol, Union
 
 Version = tuple[int, int, int]
 
@@ -368,8 +368,8 @@ class MissingPathError(ValueError):
 
 def _feed(digest: _Digest, *fields: str | bytes) -> None:
     # Length-prefix every field so no concatenation of different inputs collides.
-    for field in fields:
-        data = field.encode("utf-8", "surrogateescape") if isinstance(field, str) else field
+    for part in fields:
+        data = part.encode("utf-8", "surrogateescape") if isinstance(part, str) else part
         digest.update(len(data).to_bytes(8, "big"))
         digest.update(data)
 
@@ -382,39 +382,101 @@ def _file_digest(path: str) -> str:
     return digest.hexdigest()
 
 
-def _hash_entry(digest: _Digest, path: str, rel: str, st: os.stat_result) -> None:
-    mode = f"{stat.S_IMODE(st.st_mode):04o}"
-    if stat.S_ISLNK(st.st_mode):
+# What a file or directory will be after a planned write, for hashing before it happens:
+# a file's bytes and mode bits, a directory's mode bits, or None for a path to be removed.
+Planned = Union["PlannedFile", "PlannedDirectory", None]
+
+
+_NOT_PLANNED = object()
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    content: bytes = field(repr=False)
+    mode: int
+
+
+@dataclass(frozen=True)
+class PlannedDirectory:
+    mode: int
+
+
+def _hash_planned(digest: _Digest, rel: str, planned: PlannedFile) -> None:
+    _feed(digest, "file", rel, f"{planned.mode:04o}",
+          hashlib.sha256(planned.content).hexdigest())
+
+
+def _hash_entry(
+    digest: _Digest, path: str, rel: str, st: os.stat_result | None,
+    overlay: Mapping[str, Planned],
+) -> None:
+    planned = overlay.get(os.path.normpath(path), st)
+    if isinstance(planned, PlannedFile):
+        _hash_planned(digest, rel, planned)
+        return
+    if st is None:
+        # Only a planned directory that does not exist yet gets here.
+        if not isinstance(planned, PlannedDirectory):
+            raise MissingPathError(f"path {path!r} does not exist")
+        _feed(digest, "dir", rel, f"{planned.mode:04o}")
+    elif stat.S_ISLNK(st.st_mode):
         _feed(digest, "link", rel, os.readlink(path))
+        return
     elif stat.S_ISDIR(st.st_mode):
-        _feed(digest, "dir", rel, mode)
-        with os.scandir(path) as entries:
-            children = sorted(entries, key=lambda entry: entry.name)
-        for child in children:
-            child_rel = f"{rel}/{child.name}" if rel != "." else child.name
-            _hash_entry(digest, child.path, child_rel, child.stat(follow_symlinks=False))
+        mode = planned.mode if isinstance(planned, PlannedDirectory) else stat.S_IMODE(st.st_mode)
+        _feed(digest, "dir", rel, f"{mode:04o}")
     elif stat.S_ISREG(st.st_mode):
-        _feed(digest, "file", rel, mode, _file_digest(path))
+        _feed(digest, "file", rel, f"{stat.S_IMODE(st.st_mode):04o}", _file_digest(path))
+        return
     else:
         # Sockets, fifos, devices: their "content" is not meaningful config.
-        _feed(digest, "special", rel, mode, str(stat.S_IFMT(st.st_mode)))
+        _feed(digest, "special", rel, f"{stat.S_IMODE(st.st_mode):04o}",
+              str(stat.S_IFMT(st.st_mode)))
+        return
+    children: dict[str, os.stat_result | None] = {}
+    if st is not None:
+        with os.scandir(path) as entries:
+            children = {entry.name: entry.stat(follow_symlinks=False) for entry in entries}
+    # Planned paths directly beneath: new ones join, removed ones leave.
+    directory = os.path.normpath(path)
+    for planned_path, planned_entry in overlay.items():
+        if os.path.dirname(planned_path) == directory:
+            name = os.path.basename(planned_path)
+            if planned_entry is None:
+                children.pop(name, None)
+            else:
+                children.setdefault(name, None)
+    for name in sorted(children):
+        child_rel = f"{rel}/{name}" if rel != "." else name
+        _hash_entry(digest, os.path.join(path, name), child_rel, children[name], overlay)
 
 
-def hash_paths(paths: Iterable[str]) -> str:
+def hash_paths(paths: Iterable[str], overlay: Mapping[str, Planned] | None = None) -> str:
     """sha256 over files and directory trees (relative paths, contents, mode bits).
 
     A path given by the caller is followed if it is a symlink (the container
     mounts what it points to); symlinks found inside a directory are hashed by
     their target text and not followed, which also rules out loops.
+
+    overlay: absolute paths as a planned write will leave them (PlannedFile,
+    PlannedDirectory, or None for removed); the hash is the one the disk will give
+    once those writes are done, so a unit's final text is known before them.
     """
+    overlay = {os.path.normpath(path): planned for path, planned in (overlay or {}).items()}
     digest = hashlib.sha256()
     for root in paths:
-        try:
-            st = os.stat(root)
-        except FileNotFoundError:
-            raise MissingPathError(f"path {root!r} does not exist") from None
+        planned = overlay.get(os.path.normpath(root), _NOT_PLANNED)
+        if planned is None:
+            raise MissingPathError(f"path {root!r} will not exist")
+        st = None
+        if not isinstance(planned, PlannedFile):
+            try:
+                st = os.stat(root)
+            except FileNotFoundError:
+                if not isinstance(planned, PlannedDirectory):
+                    raise MissingPathError(f"path {root!r} does not exist") from None
         _feed(digest, "root", root)
-        _hash_entry(digest, root, ".", st)
+        _hash_entry(digest, root, ".", st, overlay)
     return digest.hexdigest()
 
 
@@ -425,7 +487,12 @@ def hash_strings(items: Iterable[str]) -> str:
     return digest.hexdigest()
 
 
-def config_hash(unit_definition: str, paths: Sequence[str] = (), extra: Sequence[str] = ()) -> str:
+def config_hash(
+    unit_definition: str,
+    paths: Sequence[str] = (),
+    extra: Sequence[str] = (),
+    overlay: Mapping[str, Planned] | None = None,
+) -> str:
     """The value of the config-hash label for a container unit.
 
     It covers the unit's own definition too, so editing the unit file changes
@@ -433,7 +500,7 @@ def config_hash(unit_definition: str, paths: Sequence[str] = (), extra: Sequence
     """
     parts = ["unit:" + hashlib.sha256(unit_definition.encode("utf-8")).hexdigest()]
     if paths:
-        parts.append("paths:" + hash_paths(paths))
+        parts.append("paths:" + hash_paths(paths, overlay))
     parts.extend("extra:" + item for item in extra)
     return hash_strings(parts)
 
@@ -443,6 +510,7 @@ def unit_text(
     sections: Mapping[str, Mapping[str, Any]],
     restart_on: Sequence[str] = (),
     restart_on_extra: Sequence[str] = (),
+    overlay: Mapping[str, Planned] | None = None,
 ) -> tuple[str, str | None]:
     """The text of quadlet file name and, for a .container unit, its config hash.
 
@@ -460,7 +528,7 @@ def unit_text(
             )
         return render_unit(sections, UNIT_HEADER), None
     definition = render_unit(sections, None)
-    digest = config_hash(definition, restart_on, restart_on_extra)
+    digest = config_hash(definition, restart_on, restart_on_extra, overlay)
     return render_unit(with_config_hash_label(sections, digest), UNIT_HEADER), digest
 
 

@@ -16,7 +16,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -217,6 +217,7 @@ def host_podman(
 def plan_present(
     module: AnsibleModule, settings: Settings, unit: dict[str, Any],
     version: quadlet.Version | None, result: dict[str, Any],
+    overlay: Mapping[str, quadlet.Planned] | None = None,
 ) -> tuple[str | None, bool]:
     """Fill the unit's result; return its new text when the file must be (re)written, and
     whether quadlet has to see that text in a dry run before it is written.
@@ -229,7 +230,7 @@ def plan_present(
         # The text and hash label every converged host carries: made in module_utils only.
         content, config_hash = quadlet.unit_text(
             name, unit["sections"], unit.get("restart_on") or [],
-            unit.get("restart_on_extra") or [],
+            unit.get("restart_on_extra") or [], overlay,
         )
     except quadlet.MissingPathError as exc:
         # A restart_on file may be templated by a task that check mode did not run.
@@ -260,9 +261,13 @@ def plan_present(
 
 
 def plan_units(
-    module: AnsibleModule, settings: Settings, units: list[dict[str, Any]]
+    module: AnsibleModule, settings: Settings, units: list[dict[str, Any]],
+    overlay: Mapping[str, quadlet.Planned] | None = None,
 ) -> UnitPlan:
-    """Check the host once and every unit; read what is on disk; write nothing."""
+    """Check the host once and every unit; read what is on disk; write nothing.
+
+    overlay: restart_on paths as a write still to come leaves them (quadlet.hash_paths).
+    """
     results = [
         {"changed": False, "path": os.path.join(settings.unit_dir, unit["name"]),
          "service": quadlet.service_name(unit["name"])}
@@ -274,7 +279,9 @@ def plan_units(
     # Indexed, not zip(strict=...): targets may run Python 3.9.
     for index, unit in enumerate(units):
         if unit["state"] == "present":
-            text, needs_dry_run = plan_present(module, settings, unit, version, results[index])
+            text, needs_dry_run = plan_present(
+                module, settings, unit, version, results[index], overlay
+            )
             if text is not None:
                 plan.new_texts[unit["name"]] = text
             plan.dry_run = plan.dry_run or needs_dry_run

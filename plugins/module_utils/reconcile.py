@@ -19,7 +19,7 @@ import os
 import ssl
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
 from ansible.module_utils.common.text.converters import to_text
@@ -91,6 +91,11 @@ class Settings:
     state_dir: str = STATE_DIR
     daemon_reload: bool = False
     systemd_run_dir: str = SYSTEMD_RUN_DIR
+    # Check mode of a caller that plans writes itself (quadlet_service): each unit's text
+    # and each changed file as the skipped write would leave them, so the restarts and
+    # reloads reported are the ones a real run does.
+    planned_texts: Mapping[str, str] = field(default_factory=dict)
+    overlay: Mapping[str, quadlet.Planned] = field(default_factory=dict)
 
     @classmethod
     def from_params(
@@ -229,8 +234,9 @@ class Reconciler:
     def reload_hashes(self, unit: Unit) -> tuple[str | None, str | None]:
         if not unit.reload_on:
             return None, None
+        overlay = self.settings.overlay if self.host.check_mode else None
         try:
-            current = quadlet.hash_paths(list(unit.reload_on))
+            current = quadlet.hash_paths(list(unit.reload_on), overlay)
         except quadlet.MissingPathError as exc:
             if not self.host.check_mode:
                 raise ReconcileError(f"{unit.name}: reload_on {exc}") from None
@@ -246,6 +252,8 @@ class Reconciler:
         desired = unit.state
         path = os.path.join(self.settings.unit_dir, name)
         text = read_text(path)
+        if self.host.check_mode and name in self.settings.planned_texts:
+            text = self.settings.planned_texts[name]
         if text is None and desired == "started":
             if not self.host.check_mode:
                 raise ReconcileError(
