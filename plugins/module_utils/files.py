@@ -10,11 +10,13 @@ and the one-call service module share it. Three phases the caller may run apart:
   setting is judged here, so bad input fails before anything is written.
 - validate() checks every changed file that has a validator as a candidate in a private
   directory of this call, and names all that failed together.
-- write() changes the host in the order directories, secrets, files, removals; files are
+- write_prerequisites() creates and fixes directories and writes secrets, which a
+  validator may need (it may mount a directory; a config names its secret files);
+  write_files() writes files and removals, only after validate() passed. Files are
   replaced atomically, with owner, mode and the directory's SELinux context set before
-  they appear under their name.
+  they appear under their name. write() is the two in a row.
 
-apply() runs the three in a row, as config_files does. Parameters are plain mappings
+apply() runs them in a row, as config_files does. Parameters are plain mappings
 (the modules' option dicts), not module.params; the module object is used only for
 check mode, running validators and SELinux contexts.
 """
@@ -553,18 +555,36 @@ def remove_path(path: str) -> None:
         os.unlink(path)
 
 
-def write(module: AnsibleModule, files_plan: Plan) -> None:
-    """Carry the plan out: directories, secrets, files, removals. Nothing in check mode."""
+def write_prerequisites(module: AnsibleModule, files_plan: Plan) -> None:
+    """Directories, then secrets: what validating a candidate may need to exist already.
+
+    A validator may mount the service's directories (Alertmanager's mounts its secrets
+    directory) and a config names its secret files, so these come before validate().
+    A secret written for a config that then fails restarts nothing: the units are not
+    written, and the next run's hash label takes the secret in. Nothing in check mode.
+    """
     if module.check_mode:
         return
     for directory in files_plan.directories:
         write_directory(directory)
     for secret in files_plan.secrets:
         write_secret(module, secret)
+
+
+def write_files(module: AnsibleModule, files_plan: Plan) -> None:
+    """Files, then removals: only after every candidate passed. Nothing in check mode."""
+    if module.check_mode:
+        return
     for file_plan in files_plan.files:
         write_one_file(module, file_plan)
     for path in files_plan.remove:
         remove_path(path)
+
+
+def write(module: AnsibleModule, files_plan: Plan) -> None:
+    """Carry the plan out: directories, secrets, files, removals. Nothing in check mode."""
+    write_prerequisites(module, files_plan)
+    write_files(module, files_plan)
 
 
 def apply(
@@ -574,8 +594,9 @@ def apply(
     remove: Sequence[str] = (),
     candidate_dir: str | None = None,
 ) -> Plan:
-    """plan, validate and write in a row: every candidate is judged before the first write."""
+    """plan, directories, validate, files: every candidate is judged before a file is written."""
     files_plan = plan(directories, files, remove, candidate_dir)
+    write_prerequisites(module, files_plan)
     validate(module, files_plan)
-    write(module, files_plan)
+    write_files(module, files_plan)
     return files_plan

@@ -11,10 +11,11 @@ core added to what the role said.
 run() then goes through the phases, each reading only until the write phase:
 files.plan (directories, secrets, files, removals); the units' final texts, hashed over
 the files as the write will leave them (quadlet.hash_paths with the plan's overlay);
-one quadlet dry run of the changed units; every changed candidate through its
-validator; then the writes, the units (rehashed from disk: the disk wins), the
-reconcile, and the readiness wait. A failure names its phase and item and returns what
-the phases before it did.
+one quadlet dry run of the changed units; directories and secrets (validators may need
+them); every changed candidate through its validator; then the files, the units
+(rehashed from disk: the disk wins), the reconcile, and the readiness wait. No file or
+unit is written before every unit passed the dry run and every candidate its validator.
+A failure names its phase and item and returns what the phases before it did.
 """
 
 # Managed hosts may run Python 3.9 (ansible-core's minimum for targets).
@@ -329,6 +330,9 @@ def run(
         result["dry_run"] = sorted(unit_plan.new_texts) if unit_plan.dry_run else []
 
         phase = "validate"
+        # Directories and secrets first: a validator may mount a directory and a config
+        # names its secrets (files.write_prerequisites). No file or unit is written yet.
+        files.write_prerequisites(module, files_plan)
         result["validated"] = files.validate(module, files_plan)
 
         phase = "write"
@@ -341,7 +345,7 @@ def run(
             removed=summary["removed"],
         )
         result["changed"] = files_plan.changed
-        files.write(module, files_plan)
+        files.write_files(module, files_plan)
         if not module.check_mode:
             settle_units(expanded.units, unit_plan)
         unit_results = quadlet_units.write_units(

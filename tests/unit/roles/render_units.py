@@ -4,9 +4,9 @@ Run in its own interpreter (the test starts it): it installs Ansible's collectio
 loader, which must not leak into the other unit tests' imports. Reads a JSON list of
 cases ({role, vars}) from the file named by its argument. For each, it finds the role's
 call of the quadlet core that deploys (include_role lgtm.stack.quadlet with
-quadlet_units), renders the `units` argument of the core's dry run
-(tasks/preflight.yml) and of its write (tasks/units.yml) with the role's defaults and
-vars and the call's vars, and prints both, or the error, with what the core's argument
+quadlet_units), renders the `units` argument of the core's one module call
+(tasks/service.yml, lgtm.stack.quadlet_service) with the role's defaults and vars and
+the call's vars, and prints it, or the error, with what the core's argument
 spec says of the call's rendered vars (call_errors). A case with `probe` instead
 renders what preflight notes and reports for that lgtm.stack.host_probe result.
 """
@@ -53,11 +53,11 @@ def core_call(role: str) -> dict[str, Any]:
 
 
 def task_units(path: Path) -> Any:
-    """The `units` argument of the quadlet_unit task in one of the core's task files."""
+    """The `units` argument of the quadlet_service task in one of the core's task files."""
     for task in load_file(path):
-        if "lgtm.stack.quadlet_unit" in task:
-            return task["lgtm.stack.quadlet_unit"]["units"]
-    raise LookupError(f"{path}: no lgtm.stack.quadlet_unit task")
+        if "lgtm.stack.quadlet_service" in task:
+            return task["lgtm.stack.quadlet_service"]["units"]
+    raise LookupError(f"{path}: no lgtm.stack.quadlet_service task")
 
 
 def journal_found(paths: list[str]) -> dict[str, Any]:
@@ -146,13 +146,12 @@ def render(case: dict[str, Any]) -> dict[str, Any]:
     scope["hostvars"] = {HOST: dict(scope)}
     templar = Templar(loader=DataLoader(), variables=scope)
     result: dict[str, Any] = {"call_errors": call_errors(templar, call)}
-    for step in ("preflight", "units"):
-        expression = task_units(ROLES / "quadlet/tasks" / f"{step}.yml")
-        try:
-            result[step] = templar.template(trust_as_template(expression))
-        except Exception as error:  # noqa: BLE001 - the error text is the result
-            result[step] = None
-            result[step + "_error"] = str(error)
+    expression = task_units(ROLES / "quadlet/tasks/service.yml")
+    try:
+        result["units"] = templar.template(trust_as_template(expression))
+    except Exception as error:  # noqa: BLE001 - the error text is the result
+        result["units"] = None
+        result["units_error"] = str(error)
     return result
 
 

@@ -81,15 +81,6 @@ def test_every_bind_mount_carries_its_label(rendered, index):
     assert checked or CASES[index] == {"role": "alloy"}
 
 
-@pytest.mark.parametrize("index", range(len(CASES)), ids=[ident(case) for case in CASES])
-def test_the_dry_run_checks_the_text_that_is_written(rendered, index):
-    outcome = rendered[index]
-    assert "preflight_error" not in outcome, outcome.get("preflight_error")
-    assert outcome["preflight"] == [
-        {"name": unit["name"], "sections": unit["sections"]} for unit in outcome["units"]
-    ]
-
-
 def by_name(outcome: dict[str, Any]) -> dict[str, list[str]]:
     return {unit["name"]: volumes(unit) for unit in outcome["units"]}
 

@@ -120,7 +120,7 @@ def test_writing_the_plan_gives_what_it_said_and_a_new_plan_is_empty(tmp_path):
     }
 
 
-def test_a_failed_candidate_stops_directories_and_secrets_too(tmp_path):
+def test_a_failed_candidate_writes_no_file_and_removes_nothing(tmp_path):
     checker = tmp_path / "check.sh"
     checker.write_text('#!/bin/sh\nif grep -q "a: 1" "$1"; then echo "no a" >&2; exit 2; fi\n')
     checker.chmod(0o755)
@@ -134,12 +134,15 @@ def test_a_failed_candidate_stops_directories_and_secrets_too(tmp_path):
         )
     assert "datasources.yaml failed validation (exit 2): no a" in str(failed.value)
     assert len(module.commands) == 2, "every candidate is judged, not only up to the first"
-    # The candidate directory, empty, is the only trace: no directory, secret or removal.
+    # The directories exist (a validator may mount them); no file is written or removed.
     after = snapshot(tmp_path)
     candidates = str(tmp_path / "candidates")
     assert [path for path in after if path.startswith(candidates)] == [candidates]
     del after[candidates]
-    assert after == before
+    directories = {entry["path"] for entry in spec["directories"]}
+    parents = {str(tmp_path / "etc"), str(tmp_path / "etc/lgtm")}
+    assert {path for path in after if path not in before} == directories | parents
+    assert {path: after[path] for path in before} == before
 
 
 def test_check_mode_validates_nothing_and_writes_nothing(tmp_path):

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.lgtm.stack.plugins.module_utils import files, quadlet
-
 from test_files import Module
 
 

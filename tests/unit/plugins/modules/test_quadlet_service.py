@@ -261,7 +261,7 @@ def test_a_reload_file_reloads_and_is_not_in_the_hash(host, run, listening):
     assert result["units"][0]["changed"] is False
 
 
-def test_a_bad_candidate_changes_nothing_not_even_directories_or_secrets(host, run, listening):
+def test_a_bad_candidate_replaces_no_file_and_restarts_nothing(host, run, listening):
     run(loki(host, listening))
     params = loki(host, listening, retention="bad")
     params["directories"].append({"path": str(host.tmp / "etc" / "new")})
@@ -273,9 +273,32 @@ def test_a_bad_candidate_changes_nothing_not_even_directories_or_secrets(host, r
     assert result["phase"] == "validate"
     assert str(host.etc / "config.yaml") in result["msg"]
     assert "bad retention" in result["msg"]
-    assert host.tree() == before
     assert host.mutating() == []
-    assert not (host.tmp / "etc" / "new").exists()
+    # Directories and secrets come first, validators may need them; files and units wait.
+    after = host.tree()
+    assert set(after) - set(before) == {str(host.tmp / "etc" / "new")}
+    changed = sorted(path for path in before if after[path] != before[path])
+    assert changed == [str(host.etc / "token")]
+    # The secret's unit restarts once a good config is given, not before.
+    host.forget_calls()
+    fixed = run(loki(host, listening, secrets=params["secrets"]))
+    assert fixed["reconcile"]["restarted"] == ["lgtm-loki.service"]
+
+
+def test_a_validator_may_mount_a_directory_the_same_call_creates(host, run, listening):
+    mounted = host.tmp / "etc" / "loki" / "rules"
+    params = loki(host, listening)
+    params["directories"].append({"path": str(mounted)})
+    params["files"][0]["validate"] = (
+        f"{shlex.quote(sys.executable)} -c "
+        + shlex.quote(
+            f"import os, sys; sys.exit(0 if os.path.isdir({str(mounted)!r}) else 'no dir')"
+        )
+        + " %s"
+    )
+    result = run(params)
+    assert result.get("failed") is not True, result.get("msg")
+    assert result["validated"] == [str(host.etc / "config.yaml")]
 
 
 def test_a_unit_quadlet_rejects_changes_nothing(host, run, listening, monkeypatch):
