@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -41,6 +42,11 @@ TESTHOST = REPO / "tests" / "testhost" / "testhost.py"
 PYTHON = sys.executable
 ALL_SERVICES = ["loki", "tempo", "mimir", "prometheus", "glitchtip", "alloy", "grafana"]
 CHANGED_VAR = {"loki_retention_period": "240h"}
+SERVICE_ROLES = ["loki", "tempo", "mimir", "prometheus", "alertmanager", "glitchtip", "alloy",
+                 "grafana"]
+# Issue 19's targets.
+TARGET_RATIO = 5
+TARGET_CALLS = 2
 BASELINE = REPO / "bench" / "baseline.yml"
 SSH_OPTIONS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
 CONTAINER_LIST = ("podman ps --filter label=lgtm.stack.service"
@@ -83,6 +89,7 @@ def write_inventory(directory: Path, hosts: list[dict[str, str]], services: list
 class Run(NamedTuple):
     seconds: float
     changed: int  # summed over the recap's hosts
+    cpu: float  # controller CPU seconds (user + system of ansible-playbook and its children)
 
 
 def play(inventory: Path, playbook: Path, extra_vars: dict[str, object] | None = None,
@@ -93,18 +100,22 @@ def play(inventory: Path, playbook: Path, extra_vars: dict[str, object] | None =
     if profile is not None:
         env.update(ANSIBLE_CALLBACK_PLUGINS=str(REPO / "bench" / "callback_plugins"),
                    ANSIBLE_CALLBACKS_ENABLED="lgtm_task_profile",
-                   LGTM_TASK_PROFILE=str(profile))
+                   LGTM_TASK_PROFILE=str(profile),
+                   LGTM_MODULE_CALLS=str(profile.with_suffix(".calls.json")))
     cmd = [str(Path(PYTHON).parent / "ansible-playbook"), "-i", str(inventory), str(playbook)]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
     started = time.monotonic()
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(cmd, text=True, capture_output=True, env=env, cwd=REPO, check=False)
     seconds = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
     output = proc.stdout + proc.stderr
     if proc.returncode != 0:
         sys.exit(f"{playbook.name} failed (rc {proc.returncode}):\n{output[-5000:]}")
     changed = sum(int(n) for n in re.findall(r"\bchanged=(\d+)", output))
-    return Run(seconds, changed)
+    return Run(seconds, changed, cpu)
 
 
 def containers(host: dict[str, str]) -> dict[str, str]:
@@ -151,7 +162,7 @@ def by_role(rows: list[dict[str, Any]]) -> list[tuple[str, float, int]]:
 
 
 def single_host(workdir: Path, services: list[str], report: Report,
-                profile_out: Path | None = None) -> float:
+                profile_out: Path | None = None) -> tuple[float, float]:
     names = ["lgtm-bench-1"]
     try:
         hosts = boot(names)
@@ -169,7 +180,11 @@ def single_host(workdir: Path, services: list[str], report: Report,
             f"restarted containers={len(noop_restarts)} {noop_restarts or ''}",
             f"A. baseline (facts + checksums of every managed file): {baseline.seconds:.1f} s",
             f"A. ratio no-op / first converge: {noop.seconds / first.seconds:.2f}",
-            f"A. ratio no-op / baseline: {noop.seconds / baseline.seconds:.2f}",
+            f"A. ratio no-op / baseline: {noop.seconds / baseline.seconds:.2f}"
+            f" (target: at most {TARGET_RATIO})",
+            f"A. controller CPU, 1 host: no-op {noop.cpu:.1f} s, baseline {baseline.cpu:.1f} s",
+            "A. no-op module calls on the host per service (target: at most "
+            f"{TARGET_CALLS}): " + calls_per_service(profile.with_suffix(".calls.json"), 1),
             "A. no-op profile, top tasks (seconds, runs):",
         ])
         rows = json.loads(profile.read_text())
@@ -193,17 +208,31 @@ def single_host(workdir: Path, services: list[str], report: Report,
             revert = play(inventory, REPO / "site.yml")
             report.append(f"B. reverted: {revert.seconds:.1f} s, restarted "
                           f"{restarted(before, [containers(host) for host in hosts])}")
-        return first.seconds
+        return first.seconds, noop.cpu
     finally:
         testhost("down", *names)
 
 
-def scaled(workdir: Path, services: list[str], count: int) -> float:
+def calls_per_service(path: Path, hosts: int) -> str:
+    """Module calls on the hosts per service role and host, from the profile's count."""
+    calls = json.loads(path.read_text())
+    return ", ".join(f"{role} {calls.get(role, 0) / hosts:g}" for role in SERVICE_ROLES
+                     if role in calls) + "; other roles: " + ", ".join(
+        f"{role} {count / hosts:g}" for role, count in sorted(calls.items())
+        if role not in SERVICE_ROLES)
+
+
+def scaled(workdir: Path, services: list[str], count: int) -> tuple[float, float]:
+    """First converge of count fresh hosts in one run, and the unchanged run's CPU per host."""
     names = [f"lgtm-bench-{index}" for index in range(1, count + 1)]
     try:
         hosts = boot(names)
         inventory = write_inventory(workdir, hosts, services)
-        return play(inventory, REPO / "site.yml").seconds
+        first = play(inventory, REPO / "site.yml")
+        noop = play(inventory, REPO / "site.yml")
+        if noop.changed:
+            sys.exit(f"the unchanged run over {count} hosts changed {noop.changed} tasks")
+        return first.seconds, noop.cpu / count
     finally:
         testhost("down", *names)
 
@@ -229,11 +258,14 @@ def main() -> int:
     testhost("images")  # build (or reuse) the test images before any timing starts
     with tempfile.TemporaryDirectory(prefix="lgtm-bench-") as tmp:
         workdir = Path(tmp)
-        one_host = single_host(workdir, services, report, args.profile_out)
+        one_host, one_host_cpu = single_host(workdir, services, report, args.profile_out)
         for count in counts[1:]:
-            seconds = scaled(workdir, services, count)
+            seconds, cpu_per_host = scaled(workdir, services, count)
             report.append(f"C. {count} hosts in one run: {seconds:.1f} s, "
                           f"ratio to 1 host {seconds / one_host:.2f}")
+            report.append(f"C. {count} hosts, unchanged run: controller CPU per host "
+                          f"{cpu_per_host:.1f} s, ratio to 1 host alone "
+                          f"{cpu_per_host / one_host_cpu:.2f} (target: at most 1.10)")
     return 0
 
 

@@ -5,6 +5,10 @@ so tasks running on many hosts at once count once, as the user waits for them. T
 are keyed by role and name and summed: an included task file run for eight services
 shows up as one line with its total. Enabled only by the benchmark:
 ANSIBLE_CALLBACKS_ENABLED=lgtm_task_profile, output path in LGTM_TASK_PROFILE.
+
+It also counts module calls on the hosts by role (LGTM_MODULE_CALLS): every task result
+that is not skipped, of an action that runs a module on the host, i.e. not one the
+controller does alone (assert, set_fact, include_*, ...).
 """
 
 from __future__ import annotations
@@ -24,6 +28,16 @@ DOCUMENTATION = """
 """
 
 
+# Actions that never send a module to the host.
+CONTROLLER_ACTIONS = frozenset(
+    f"{prefix}{name}"
+    for prefix in ("", "ansible.builtin.", "ansible.legacy.")
+    for name in ("assert", "set_fact", "debug", "fail", "include_tasks", "include_role",
+                 "import_tasks", "import_role", "meta", "validate_argument_spec",
+                 "include_vars", "add_host", "group_by", "set_stats", "pause", "noop")
+)
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "aggregate"
@@ -36,6 +50,7 @@ class CallbackModule(CallbackBase):
         self._started = 0.0
         self._totals: dict[str, float] = {}
         self._counts: dict[str, int] = {}
+        self._calls: dict[str, int] = {}
 
     def _close_current(self) -> None:
         if self._current is not None:
@@ -57,8 +72,29 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_handler_task_start(self, task: Any) -> None:
         self._open(task)
 
+    def _count_call(self, result: Any) -> None:
+        task = result._task  # noqa: SLF001 - no public accessor
+        if task.action in CONTROLLER_ACTIONS:
+            return
+        role = task._role.get_name() if task._role else "play"  # noqa: SLF001
+        # A loop's items each run the module: its result holds them.
+        items = result._result.get("results")  # noqa: SLF001
+        count = len([item for item in items if not item.get("skipped")]) if isinstance(
+            items, list) else 1
+        self._calls[role] = self._calls.get(role, 0) + count
+
+    def v2_runner_on_ok(self, result: Any) -> None:
+        self._count_call(result)
+
+    def v2_runner_on_failed(self, result: Any, ignore_errors: bool = False) -> None:
+        self._count_call(result)
+
     def v2_playbook_on_stats(self, stats: Any) -> None:
         self._close_current()
+        calls_path = os.environ.get("LGTM_MODULE_CALLS")
+        if calls_path:
+            with open(calls_path, "w", encoding="utf-8") as handle:
+                json.dump(self._calls, handle, indent=1, sort_keys=True)
         path = os.environ.get("LGTM_TASK_PROFILE")
         if not path:
             return
