@@ -362,6 +362,8 @@ def run(
         result["changed"] = result["changed"] or units_changed
 
         phase = "reconcile"
+        if not expanded.reconcile_units:
+            return
         reconcile_result = reconcile.new_result()
         result["reconcile"] = reconcile_result
         settings = reconcile.Settings(
