@@ -417,3 +417,16 @@ def test_the_disk_wins_over_the_planned_hash(host, run, listening, monkeypatch):
     again = run(loki(host, listening, retention="12h"))
     assert again["changed"] is False
     assert host.mutating() == []
+
+
+def test_directories_and_secrets_alone_touch_no_unit_and_no_systemd(host, run, listening):
+    """GlitchTip's first call: its env files are built from the secrets this writes."""
+    params = loki(host, listening)
+    only = {key: params[key] for key in ("name", "directories", "secrets", "candidate_dir",
+                                         "unit_dir", "state_dir")}
+    first = run(only)
+    assert first["changed"] is True
+    assert (host.etc / "token").read_text() == SECRET
+    assert host.calls() == []
+    assert "reconcile" not in first
+    assert run(only)["changed"] is False
