@@ -25,7 +25,8 @@ description:
   - A failure names its phase (RV(phase)) and the file, unit or endpoint, and returns what the
     phases before it did. Secret values are C(no_log) per option, so a failure still names the
     path.
-  - The O(state=present) path only; removal stays with the separate modules.
+  - Deploys only; removing a service stays with M(lgtm.stack.quadlet_reconcile) and
+    M(lgtm.stack.quadlet_unit).
 author:
   - lgtm.stack contributors (@lgtm-stack)
 options:
@@ -505,7 +506,8 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
         },
     },
     "secrets": {
-        "type": "list", "elements": "dict", "default": [],
+        # The values are no_log (secrets[].value); paths and owners are shown.
+        "type": "list", "elements": "dict", "default": [], "no_log": False,
         "options": {
             "path": {"type": "path", "required": True},
             "value": {"type": "str", "no_log": True},

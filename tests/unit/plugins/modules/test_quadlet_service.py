@@ -211,7 +211,7 @@ def test_first_run_converges_in_order_and_the_second_changes_nothing(host, run, 
     assert first["units"][0]["config_hash"] == label
     assert host.state()["containers"]["lgtm-loki"]["label"] == label
     # The same text and label quadlet_unit writes for the same unit and restart files.
-    expected, _ = quadlet.unit_text(
+    expected, _digest = quadlet.unit_text(
         "lgtm-loki.container", loki(host, listening)["units"][0]["sections"],
         [str(host.etc / "config.yaml"), str(host.etc / "token")])
     assert unit_text == expected
