@@ -6,9 +6,10 @@ are keyed by role and name and summed: an included task file run for eight servi
 shows up as one line with its total. Enabled only by the benchmark:
 ANSIBLE_CALLBACKS_ENABLED=lgtm_task_profile, output path in LGTM_TASK_PROFILE.
 
-It also counts module calls on the hosts by role (LGTM_MODULE_CALLS): every task result
+It also counts module calls on the hosts by play (LGTM_MODULE_CALLS): every task result
 that is not skipped, of an action that runs a module on the host, i.e. not one the
-controller does alone (assert, set_fact, include_*, ...).
+controller does alone (assert, set_fact, include_*, ...). site.yml has a play per
+service, so this is per service, the quadlet core's calls included.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class CallbackModule(CallbackBase):
         self._totals: dict[str, float] = {}
         self._counts: dict[str, int] = {}
         self._calls: dict[str, int] = {}
+        self._play = ""
 
     def _close_current(self) -> None:
         if self._current is not None:
@@ -76,12 +78,14 @@ class CallbackModule(CallbackBase):
         task = result._task  # noqa: SLF001 - no public accessor
         if task.action in CONTROLLER_ACTIONS:
             return
-        role = task._role.get_name() if task._role else "play"  # noqa: SLF001
         # A loop's items each run the module: its result holds them.
         items = result._result.get("results")  # noqa: SLF001
         count = len([item for item in items if not item.get("skipped")]) if isinstance(
             items, list) else 1
-        self._calls[role] = self._calls.get(role, 0) + count
+        self._calls[self._play] = self._calls.get(self._play, 0) + count
+
+    def v2_playbook_on_play_start(self, play: Any) -> None:
+        self._play = play.get_name()
 
     def v2_runner_on_ok(self, result: Any) -> None:
         self._count_call(result)
