@@ -3,6 +3,8 @@
 Tests run in file order and build on each other, like an operator's day.
 """
 
+import re
+
 from lgtm_molecule import container_identity, run_playbook
 
 A, B = "lgtm-testsvc-a", "lgtm-testsvc-b"
@@ -98,6 +100,26 @@ def test_given_secret_replaces_the_generated_one_and_restarts_only_its_user(root
     again.assert_ok()
     assert again.changed == 0, again.output[-4000:]
     assert root.file("/etc/lgtm/testsvc-a/secrets/token").content_string == given
+
+
+def test_check_mode_with_diff_predicts_the_restart_and_shows_no_secret(root):
+    """Check mode says which service a change restarts (the hash over the files as the
+    write would leave them), --diff shows the change, and neither shows a secret."""
+    tokens = [root.file(f"/etc/lgtm/testsvc-{name}/secrets/token").content_string
+              for name in ("a", "b")]
+    before = {name: container_identity(root, name) for name in (A, B)}
+    result = run_playbook("converge.yml", {"testsvc_message": "lgtm test page v2"},
+                          check=True, verbosity=1)
+    result.assert_ok()
+    assert result.changed > 0
+    assert "+lgtm test page v2" in result.output, result.output[-4000:]
+    assert re.search(r"restarted:\s*\n\s*- lgtm-testsvc-a\.service", result.output), (
+        result.output[-4000:])
+    assert "- lgtm-testsvc-b.service" not in result.output
+    assert not [token for token in tokens if token in result.output]
+    assert root.file("/etc/lgtm/testsvc-a/www/index.html").content_string == (
+        "lgtm test page v1\n")
+    assert {name: container_identity(root, name) for name in (A, B)} == before
 
 
 def test_config_change_restarts_only_its_service(root):
