@@ -329,10 +329,11 @@ def run(
         quadlet_units.dry_run_units(module, unit_settings, expanded.units, unit_plan)
         result["dry_run"] = sorted(unit_plan.new_texts) if unit_plan.dry_run else []
 
-        phase = "validate"
+        phase = "write"
         # Directories and secrets first: a validator may mount a directory and a config
         # names its secrets (files.write_prerequisites). No file or unit is written yet.
         files.write_prerequisites(module, files_plan)
+        phase = "validate"
         result["validated"] = files.validate(module, files_plan)
 
         phase = "write"
@@ -380,7 +381,11 @@ def run(
 
         phase = "wait"
         wait_params = params.get("wait") or {}
-        if expanded.endpoints:
+        if expanded.endpoints and module.check_mode and result["changed"]:
+            # What answers now is the service before the change: its answer says nothing
+            # of the changed one (a readiness check may look for new content).
+            result["wait"] = {"skipped": "check mode: the service would change first"}
+        elif expanded.endpoints:
             options = wait.options_from_params(
                 {**wait_params, "endpoints": expanded.endpoints}
             )

@@ -370,6 +370,8 @@ attributes:
       - Writes nothing and runs no validator; quadlet's dry run still runs when Podman is
         installed. Restarts and reloads are reported as a real run would do them, from the
         files and units as the skipped writes would leave them.
+      - Readiness is polled only when nothing would change; otherwise what answers is the
+        service before the change, so RV(wait) says the wait was skipped.
     support: full
   diff_mode:
     description: Unit texts and the content of files that are not secret, before and after.
@@ -474,7 +476,9 @@ reconcile:
   returned: after the reconcile phase
   type: dict
 wait:
-  description: As M(lgtm.stack.wait_ready) returns it (elapsed, endpoints).
+  description:
+    - As M(lgtm.stack.wait_ready) returns it (elapsed, endpoints).
+    - In check mode with a change, only C(skipped) with the reason.
   returned: when there are endpoints
   type: dict
 """

@@ -431,3 +431,17 @@ def test_directories_and_secrets_alone_touch_no_unit_and_no_systemd(host, run, l
     assert host.calls() == []
     assert "reconcile" not in first
     assert run(only)["changed"] is False
+
+
+def test_check_mode_polls_only_a_service_that_would_not_change(host, run):
+    """The service answering now is the one before the change: no verdict on the new one."""
+    unready = closed_port()
+    run(loki(host, unready, wait={"timeout": 0.2, "endpoints": []}))
+    params = loki(host, unready, retention="1h")
+    params["wait"]["timeout"] = 0.2
+    changed = run(params, check=True)
+    assert changed.get("failed") is not True, changed.get("msg")
+    assert changed["wait"] == {"skipped": "check mode: the service would change first"}
+    unchanged = run(loki(host, unready, wait={"timeout": 0.2, "endpoints": [
+        {"name": "loki", "host": "127.0.0.1", "port": unready}]}), check=True)
+    assert unchanged["phase"] == "wait"
