@@ -152,7 +152,32 @@ def render(case: dict[str, Any]) -> dict[str, Any]:
     except Exception as error:  # noqa: BLE001 - the error text is the result
         result["units"] = None
         result["units_error"] = str(error)
+    result.update(service_call(templar))
     return result
+
+
+def service_call(templar: Templar) -> dict[str, Any]:
+    """The core's whole quadlet_service call, rendered, through the module's argument spec
+    and expansion: what the module would refuse, and what it would add (`expanded`)."""
+    from ansible_collections.lgtm.stack.plugins.module_utils import service
+    from ansible_collections.lgtm.stack.plugins.modules import quadlet_service
+
+    task = next(task for task in load_file(ROLES / "quadlet/tasks/service.yml")
+                if "lgtm.stack.quadlet_service" in task)
+    try:
+        # As a whole, as Ansible templates module arguments: omitted options drop out.
+        args = templar.template(task["lgtm.stack.quadlet_service"])
+    except Exception as error:  # noqa: BLE001 - the error text is the result
+        return {"service_errors": [f"rendering failed: {error}"]}
+    validated = ArgumentSpecValidator(quadlet_service.ARGUMENT_SPEC).validate(args)
+    errors = list(validated.error_messages)
+    if errors:
+        return {"service_errors": errors}
+    try:
+        expanded = service.expand(validated.validated_parameters).shown()
+    except service.ServiceError as error:
+        return {"service_errors": [str(error)]}
+    return {"service_errors": [], "expanded": expanded}
 
 
 def main() -> None:
