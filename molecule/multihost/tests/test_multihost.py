@@ -294,7 +294,9 @@ def test_a_new_pin_rolls_host_by_host():
     first, second = roll_order()
     assert states[first][1] < states[second][1]
     events = host_results(result.output)
-    first_ready, waited = first_event(events, "Wait until the service is ready | alloy", first)
+    # The quadlet core's one call deploys, reconciles and waits: its result holds the wait's.
+    first_ready, deployed = first_event(events, "quadlet : Deploy alloy", first)
+    waited = deployed.get("wait") or {}
     # The wait's own result, not only its "ok": a failure reported as ok (failed_when) is not ready.
     assert waited.get("endpoints") and all(item["ready"] for item in waited["endpoints"]), waited
     second_switch = first_event(events, "Note the service being switched | alloy", second)[0]
