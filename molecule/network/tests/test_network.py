@@ -84,7 +84,7 @@ def test_the_network_is_applied_once_per_run_and_again_for_other_settings(host):
     plays = result.output.split("PLAY [")[1:]
     assert len(plays) == 3, result.output
     first, same, other = plays
-    assert "TASK [lgtm.stack.quadlet : Check quadlet units against" in first
+    assert "TASK [lgtm.stack.quadlet : Deploy network]" in first
     assert "TASK [lgtm.stack.quadlet" not in same, same
     assert "TASK [lgtm.stack.quadlet : Stop units" in other
     assert host.run("podman network exists lgtm").rc == 1, "the third play's removal ran"
