@@ -288,9 +288,9 @@ class Plan:
         for secret in self.secrets:
             if secret.wanted is None or not secret.changed:
                 continue
-            content = secret.content.encode("utf-8") if secret.content is not None else None
-            if content is None:
-                content = read_bytes(secret.path) or b""
+            # A kept secret whose mode changes keeps its bytes.
+            content = (secret.content.encode("utf-8") if secret.content is not None
+                       else read_bytes(secret.path) or b"")
             planned[secret.path] = PlannedFile(content, secret.wanted.mode)
         for file_plan in self.files:
             planned[file_plan.dest] = PlannedFile(file_plan.content, file_plan.wanted.mode)

@@ -160,17 +160,15 @@ def check(params: Mapping[str, Any]) -> None:
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise ServiceError("expand", f"units: {', '.join(duplicates)} given more than once")
+    # One of content and secret_content per file: the spec says it, files.plan checks it.
+    reload_settings = params.get("reload") or {}
+    reloads = bool(reload_settings.get("reload_signal") or reload_settings.get("reload_url"))
     for entry in params.get("files") or []:
-        if (entry.get("content") is None) == (entry.get("secret_content") is None):
-            raise ServiceError(
-                "expand", f"files: {entry['dest']}: give exactly one of content and secret_content"
-            )
         action = entry.get("action") or "restart"
         unit = entry.get("unit")
         if unit and unit not in names:
             raise ServiceError("expand", f"files: {entry['dest']}: unit {unit} is not in units")
-        if action == "reload" and unit and not (params.get("reload") or {}).get("reload_signal") \
-                and not (params.get("reload") or {}).get("reload_url"):
+        if action == "reload" and unit and not reloads:
             raise ServiceError(
                 "expand",
                 f"files: {entry['dest']} reloads {unit}, but reload has neither reload_signal"
@@ -193,15 +191,15 @@ def expand(params: Mapping[str, Any]) -> Expanded:
     check(params)
     tls = params.get("tls") or {}
     serving_tls = tls_on(tls)
-    declared_files = list(params.get("files") or [])
-    all_files = (tls_file_entries(tls) if serving_tls else []) + declared_files
+    tls_entries = tls_file_entries(tls) if serving_tls else []
+    all_files = tls_entries + list(params.get("files") or [])
     secrets = list(params.get("secrets") or [])
     expanded = Expanded(
         directories=[_directory(entry) for entry in params.get("directories") or []],
         secrets=[_secret(entry) for entry in secrets],
         files=[_file(entry) for entry in all_files],
         remove=list(params.get("remove") or []),
-        tls_files=[entry["dest"] for entry in all_files[:3]] if serving_tls else [],
+        tls_files=[entry["dest"] for entry in tls_entries],
     )
     if serving_tls:
         expanded.directories.append(_directory({"path": tls["dir"], "mode": "0755"}))

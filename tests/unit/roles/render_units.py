@@ -52,11 +52,11 @@ def core_call(role: str) -> dict[str, Any]:
     raise LookupError(f"{role}: no call of lgtm.stack.quadlet with quadlet_units")
 
 
-def task_units(path: Path) -> Any:
-    """The `units` argument of the quadlet_service task in one of the core's task files."""
+def service_task(path: Path) -> dict[str, Any]:
+    """The arguments of the quadlet_service task in one of the core's task files."""
     for task in load_file(path):
         if "lgtm.stack.quadlet_service" in task:
-            return task["lgtm.stack.quadlet_service"]["units"]
+            return task["lgtm.stack.quadlet_service"]
     raise LookupError(f"{path}: no lgtm.stack.quadlet_service task")
 
 
@@ -146,7 +146,7 @@ def render(case: dict[str, Any]) -> dict[str, Any]:
     scope["hostvars"] = {HOST: dict(scope)}
     templar = Templar(loader=DataLoader(), variables=scope)
     result: dict[str, Any] = {"call_errors": call_errors(templar, call)}
-    expression = task_units(ROLES / "quadlet/tasks/service.yml")
+    expression = service_task(ROLES / "quadlet/tasks/service.yml")["units"]
     try:
         result["units"] = templar.template(trust_as_template(expression))
     except Exception as error:  # noqa: BLE001 - the error text is the result
@@ -162,11 +162,9 @@ def service_call(templar: Templar) -> dict[str, Any]:
     from ansible_collections.lgtm.stack.plugins.module_utils import service
     from ansible_collections.lgtm.stack.plugins.modules import quadlet_service
 
-    task = next(task for task in load_file(ROLES / "quadlet/tasks/service.yml")
-                if "lgtm.stack.quadlet_service" in task)
     try:
         # As a whole, as Ansible templates module arguments: omitted options drop out.
-        args = templar.template(task["lgtm.stack.quadlet_service"])
+        args = templar.template(service_task(ROLES / "quadlet/tasks/service.yml"))
     except Exception as error:  # noqa: BLE001 - the error text is the result
         return {"service_errors": [f"rendering failed: {error}"]}
     validated = ArgumentSpecValidator(quadlet_service.ARGUMENT_SPEC).validate(args)
