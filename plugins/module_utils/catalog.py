@@ -103,7 +103,7 @@ class Service:
         return any(port.tls for port in self.ports.values())
 
 
-# The quadlet core's shape checks (roles/quadlet/tasks/checks.yml) for durations.
+# The shapes of durations (module_utils/setting_checks.py checks role settings with them).
 DURATION_KINDS: Mapping[str, Mapping[str, str]] = {
     "duration": {
         "pattern": "^([0-9]+(ms|s|m|h|d|w|y))+$",

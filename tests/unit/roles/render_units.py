@@ -44,7 +44,7 @@ def core_call(role: str) -> dict[str, Any]:
             variables = task.get("vars") or {}
             if (
                 include.get("name") == "lgtm.stack.quadlet"
-                and "tasks_from" not in include
+                and include.get("tasks_from", "main") in ("main", "deploy")
                 and "quadlet_units" in variables
                 and str(variables.get("quadlet_state", "present")) != "absent"
             ):

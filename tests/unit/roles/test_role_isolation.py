@@ -48,7 +48,7 @@ def test_the_scan_sees_each_way_in(line):
 @pytest.mark.parametrize("line", [
     "src: \"{{ role_path }}/files/alloy.river\"",
     "  ansible.builtin.include_role: {name: lgtm.stack.quadlet}",
-    "# The patterns are the quadlet core's (roles/quadlet/tasks/checks.yml).",
+    "# The patterns are the quadlet core's (roles/quadlet/tasks/service.yml).",
     "preflight_role_specs: \"{{ 'specs' | lgtm.stack.catalog }}\"",
 ])
 def test_the_scan_lets_own_files_and_includes_be(line):

@@ -106,14 +106,6 @@ def test_durations_are_the_roles_and_checked_alike(service):
         assert re.match(cat.DURATION_KINDS[kind]["pattern"], str(default)), variable
 
 
-def test_duration_kinds_are_the_quadlet_core_s():
-    checks = yaml.safe_load((ROOT / "roles/quadlet/tasks/checks.yml").read_text())
-    kinds = next(task["vars"]["quadlet_check_kinds"] for task in checks
-                 if "quadlet_check_kinds" in task.get("vars", {}))
-    for kind, spec in cat.DURATION_KINDS.items():
-        assert kinds[kind] == dict(spec), kind
-
-
 @pytest.mark.parametrize("service", [name for name in SERVICES if cat.SERVICES[name].backup])
 def test_backups_are_the_roles(service):
     backup = cat.SERVICES[service].backup
