@@ -13,8 +13,8 @@ files.plan (directories, secrets, files, removals); the units' final texts, hash
 the files as the write will leave them (quadlet.hash_paths with the plan's overlay);
 one quadlet dry run of the changed units; directories and secrets (validators may need
 them); every changed candidate through its validator; then the files, the units
-(rehashed from disk: the disk wins), the reconcile, and the readiness wait. No file or
-unit is written before every unit passed the dry run and every candidate its validator.
+(rehashed from disk: the disk wins), the reconcile, the timers (module_utils/timers.py)
+and the readiness wait. No file or unit is written before every unit passed the dry run and every candidate its validator.
 A failure names its phase and item and returns what the phases before it did.
 """
 
@@ -31,12 +31,13 @@ from ansible_collections.lgtm.stack.plugins.module_utils import (
     quadlet,
     quadlet_units,
     reconcile,
+    timers,
     wait,
 )
 from ansible_collections.lgtm.stack.plugins.module_utils.text_file import read_text
 
 ACTIONS = ("restart", "reload", "none")
-PHASES = ("expand", "plan", "units", "validate", "write", "reconcile", "wait")
+PHASES = ("expand", "plan", "units", "validate", "write", "reconcile", "timers", "wait")
 
 
 class ServiceError(Exception):
@@ -361,21 +362,34 @@ def run(
         result["changed"] = result["changed"] or units_changed
 
         phase = "reconcile"
+        reloaded = False
+        if expanded.reconcile_units:
+            reconcile_result = reconcile.new_result()
+            result["reconcile"] = reconcile_result
+            settings = reconcile.Settings(
+                units=tuple(expanded.reconcile_units),
+                unit_dir=paths.unit_dir,
+                state_dir=paths.state_dir,
+                daemon_reload=units_changed,
+                systemd_run_dir=paths.systemd_run_dir,
+                planned_texts=dict(unit_plan.new_texts),
+                overlay=overlay,
+            )
+            reconcile.Reconciler(module, settings).reconcile(reconcile_result)
+            reconcile_changed = reconcile_result.pop("changed")
+            result["changed"] = result["changed"] or reconcile_changed
+            reloaded = bool(reconcile_result["daemon_reloaded"])
+
+        phase = "timers"
+        timer_names = list(params.get("timers") or [])
+        if timer_names:
+            reload_needed = timers.files_changed(timer_names, summary["files"]) and not reloaded
+            timer_result = timers.ensure(module, timer_names, reload_needed)
+            timers_changed = timer_result.pop("changed")
+            result["changed"] = result["changed"] or timers_changed
+            result["timers"] = timer_result
         if not expanded.reconcile_units:
             return
-        reconcile_result = reconcile.new_result()
-        result["reconcile"] = reconcile_result
-        settings = reconcile.Settings(
-            units=tuple(expanded.reconcile_units),
-            unit_dir=paths.unit_dir,
-            state_dir=paths.state_dir,
-            daemon_reload=units_changed,
-            systemd_run_dir=paths.systemd_run_dir,
-            planned_texts=dict(unit_plan.new_texts),
-            overlay=overlay,
-        )
-        reconcile.Reconciler(module, settings).reconcile(reconcile_result)
-        result["changed"] = result["changed"] or reconcile_result.pop("changed")
 
         phase = "wait"
         wait_params = params.get("wait") or {}
@@ -397,6 +411,7 @@ def run(
         files.ConfigError,
         quadlet_units.PreflightError,
         reconcile.ReconcileError,
+        timers.TimerError,
         wait.EndpointError,
         quadlet.MissingPathError,
         ValueError,

@@ -219,6 +219,15 @@ options:
       reload_url:
         description: URL that gets an HTTP POST from the host.
         type: str
+  timers:
+    description:
+      - Plain systemd timers (such as V(lgtm-grafana-backup.timer)) kept enabled and active after the reconcile.
+      - Their unit files (the C(.timer) and the C(.service) of the same name) and script are ordinary O(files) of the call,
+        usually with O(files[].action=none); when one of them changes, systemd is reloaded once (unless the reconcile
+        already did). A timer already enabled and active is left alone.
+    type: list
+    elements: str
+    default: []
   wait:
     description: Readiness, as in M(lgtm.stack.wait_ready); all endpoints are polled at once.
     type: dict
@@ -423,7 +432,7 @@ expanded:
   returned: after the expand phase
   type: dict
 phase:
-  description: The phase that failed (expand, plan, units, validate, write, reconcile, wait).
+  description: The phase that failed (expand, plan, units, validate, write, reconcile, timers, wait).
   returned: failure
   type: str
 podman_version:
@@ -474,6 +483,12 @@ units:
 reconcile:
   description: As M(lgtm.stack.quadlet_reconcile) returns it (actions, restarted, daemon_reloaded).
   returned: after the reconcile phase
+  type: dict
+timers:
+  description:
+    - V(started) names each timer enabled and started (in check mode, that would be);
+      V(daemon_reloaded) says whether this step reloaded systemd for a changed timer file.
+  returned: when O(timers) is given
   type: dict
 wait:
   description:
@@ -566,6 +581,7 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
         "options": {"reload_signal": {"type": "str"}, "reload_url": {"type": "str"}},
         "mutually_exclusive": [("reload_signal", "reload_url")],
     },
+    "timers": {"type": "list", "elements": "str", "default": []},
     "wait": {
         "type": "dict",
         "options": {

@@ -23,7 +23,7 @@ IMAGE_ID = "1" * 64
 SECRET = "s3cret-value-never-shown"
 KEY = "-----BEGIN PRIVATE KEY-----\nnever-shown\n-----END PRIVATE KEY-----\n"
 MUTATING = ("systemctl start", "systemctl restart", "systemctl stop", "systemctl daemon-reload",
-            "podman kill")
+            "systemctl enable", "podman kill")
 
 # One script for the three programs: argv[0]'s name says which. State is a JSON file.
 FAKE = r'''#!{python}
@@ -48,8 +48,15 @@ if program == "systemctl":
     if verb == "is-active":
         active = state["active"].get(args[1], False)
         out, rc = ("active\n", 0) if active else ("inactive\n", 3)
+    elif verb == "show" and args[1] == "--property=Id,UnitFileState,ActiveState":
+        out = "\n".join(
+            "Id={{}}\nActiveState={{}}\nUnitFileState={{}}\n".format(
+                name, *(("active", "enabled") if state["timers"].get(name) else ("inactive", "")))
+            for name in args[2:])
     elif verb == "show":
         out = "".join("LoadState=loaded\nNeedDaemonReload=no\n" for _ in args[2:])
+    elif verb == "enable":
+        state["timers"][args[-1]] = True
     elif verb in ("start", "restart"):
         if os.environ.get("FAKE_START_FAIL"):
             rc = 1
@@ -99,7 +106,8 @@ class Host:
         self.run_dir = tmp / "run-systemd-system"
         for directory in (self.bin, self.units, self.run_dir):
             directory.mkdir(parents=True)
-        self.state_file.write_text(json.dumps({"active": {}, "containers": {}, "calls": []}))
+        self.state_file.write_text(
+            json.dumps({"active": {}, "containers": {}, "timers": {}, "calls": []}))
         script = FAKE.format(python=sys.executable, state=str(self.state_file),
                              units=str(self.units), image_id=IMAGE_ID)
         for program in ("systemctl", "podman", "quadlet", "journalctl"):
@@ -445,3 +453,83 @@ def test_check_mode_polls_only_a_service_that_would_not_change(host, run):
     unchanged = run(loki(host, unready, wait={"timeout": 0.2, "endpoints": [
         {"name": "loki", "host": "127.0.0.1", "port": unready}]}), check=True)
     assert unchanged["phase"] == "wait"
+
+
+# --- timers: a backup's script, service and timer in the same call ---------------------
+
+TIMER = "lgtm-loki-backup.timer"
+
+
+def with_timer(host: Host, port: int, schedule: str = "daily") -> dict:
+    systemd = host.tmp / "etc" / "systemd"
+    params = loki(host, port)
+    params["directories"].append({"path": str(systemd)})
+    params["files"] += [
+        {"dest": str(host.etc / "backup.sh"), "content": "#!/bin/sh\n", "mode": "0755",
+         "action": "none"},
+        {"dest": str(systemd / "lgtm-loki-backup.service"), "action": "none",
+         "content": f"[Service]\nType=oneshot\nExecStart={host.etc}/backup.sh\n"},
+        {"dest": str(systemd / TIMER), "action": "none",
+         "content": f"[Timer]\nOnCalendar={schedule}\n"},
+    ]
+    params["timers"] = [TIMER]
+    return params
+
+
+def test_a_timer_is_enabled_with_the_service_and_then_left_alone(host, listening, run):
+    result = run(with_timer(host, listening))
+    assert result["timers"] == {"daemon_reloaded": False, "started": [TIMER]}
+    # One daemon-reload for units and timer files alike (the reconcile's), then the timer.
+    assert host.mutating() == ["systemctl daemon-reload", "systemctl start lgtm-loki.service",
+                               f"systemctl enable --now {TIMER}"]
+    host.forget_calls()
+    again = run(with_timer(host, listening))
+    assert again["changed"] is False
+    assert again["timers"] == {"daemon_reloaded": False, "started": []}
+    assert host.mutating() == []
+
+
+def test_a_changed_schedule_reloads_systemd_and_restarts_nothing(host, listening, run):
+    run(with_timer(host, listening))
+    host.forget_calls()
+    result = run(with_timer(host, listening, schedule="weekly"))
+    assert result["changed"] is True
+    assert result["timers"] == {"daemon_reloaded": True, "started": []}
+    assert host.mutating() == ["systemctl daemon-reload"]
+
+
+def test_a_timer_stopped_by_hand_is_started_again(host, listening, run):
+    run(with_timer(host, listening))
+    state = host.state()
+    state["timers"][TIMER] = False
+    host.state_file.write_text(json.dumps(state))
+    host.forget_calls()
+    result = run(with_timer(host, listening))
+    assert result["changed"] is True
+    assert host.mutating() == [f"systemctl enable --now {TIMER}"]
+
+
+def test_check_mode_predicts_the_timer_and_starts_nothing(host, listening, run):
+    run(loki(host, listening))
+    host.forget_calls()
+    result = run(with_timer(host, listening), check=True)
+    assert result["changed"] is True
+    assert result["timers"]["started"] == [TIMER]
+    assert host.mutating() == []
+    assert not (host.tmp / "etc" / "systemd" / TIMER).exists()
+
+
+def test_a_failing_enable_names_the_timer_and_the_phase(host, listening, run):
+    run(loki(host, listening))
+    real = host.bin / "real"
+    real.mkdir()
+    (host.bin / "systemctl").rename(real / "systemctl")
+    (host.bin / "systemctl").write_text(
+        "#!/bin/sh\n"
+        "case \"$1\" in enable) echo 'Unit file is masked.' >&2; exit 1;; esac\n"
+        f"exec {real / 'systemctl'} \"$@\"\n")
+    (host.bin / "systemctl").chmod(0o755)
+    result = run(with_timer(host, listening))
+    assert result["failed"] is True
+    assert result["phase"] == "timers"
+    assert TIMER in result["msg"] and "masked" in result["msg"]
