@@ -14,7 +14,8 @@ the files as the write will leave them (quadlet.hash_paths with the plan's overl
 one quadlet dry run of the changed units; directories and secrets (validators may need
 them); every changed candidate through its validator; then the files, the units
 (rehashed from disk: the disk wins), the reconcile, the timers (module_utils/timers.py)
-and the readiness wait. No file or unit is written before every unit passed the dry run and every candidate its validator.
+and the readiness wait. No file or unit is written before every unit passed the dry run
+and every candidate its validator.
 A failure names its phase and item and returns what the phases before it did.
 """
 

@@ -71,8 +71,8 @@ def problems(checks: Sequence[Mapping[str, Any]]) -> list[str]:
             found.append(f"{check['variable']}={check.get('value')} is invalid: {expected}")
         elif check.get("kind") == "port":
             ports.append((str(check["variable"]), int(str(check["value"]))))
-    numbers = [number for _, number in ports]
+    numbers = [number for _name, number in ports]
     if len(set(numbers)) != len(numbers):
-        found.append(f"{', '.join(name for name, _ in ports)} must all differ;"
+        found.append(f"{', '.join(name for name, _number in ports)} must all differ;"
                      f" got {', '.join(str(number) for number in numbers)}")
     return found

@@ -53,7 +53,7 @@ def parse_show(text: str) -> list[dict[str, str]]:
                 blocks.append(current)
                 current = {}
             continue
-        key, _, value = line.partition("=")
+        key, _sep, value = line.partition("=")
         current[key] = value
     if current:
         blocks.append(current)

@@ -221,10 +221,12 @@ options:
         type: str
   timers:
     description:
-      - Plain systemd timers (such as V(lgtm-grafana-backup.timer)) kept enabled and active after the reconcile.
-      - Their unit files (the C(.timer) and the C(.service) of the same name) and script are ordinary O(files) of the call,
-        usually with O(files[].action=none); when one of them changes, systemd is reloaded once (unless the reconcile
-        already did). A timer already enabled and active is left alone.
+      - Plain systemd timers (such as V(lgtm-grafana-backup.timer)) kept enabled and active
+        after the reconcile.
+      - Their unit files (the C(.timer) and the C(.service) of the same name) and script are
+        ordinary O(files) of the call, usually with O(files[].action=none); when one of them
+        changes, systemd is reloaded once (unless the reconcile already did). A timer already
+        enabled and active is left alone.
     type: list
     elements: str
     default: []
@@ -432,7 +434,8 @@ expanded:
   returned: after the expand phase
   type: dict
 phase:
-  description: The phase that failed (expand, plan, units, validate, write, reconcile, timers, wait).
+  description: >-
+    The phase that failed (expand, plan, units, validate, write, reconcile, timers, wait).
   returned: failure
   type: str
 podman_version:
