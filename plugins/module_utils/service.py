@@ -22,6 +22,8 @@ A failure names its phase and item and returns what the phases before it did.
 # Managed hosts may run Python 3.9 (ansible-core's minimum for targets).
 from __future__ import annotations
 
+import fnmatch
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,6 +131,28 @@ def _file(entry: Mapping[str, Any]) -> dict[str, Any]:
     if entry.get("validate"):
         given["validate"] = entry["validate"]
     return given
+
+
+def pruned(directories: Sequence[Mapping[str, Any]],
+           declared: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Files in a directory with `prune` that match its pattern and no file entry declares
+    (a dashboard no longer configured); read only, removed with the call's other removals."""
+    wanted = {os.path.normpath(entry["dest"]) for entry in declared}
+    found: list[str] = []
+    for directory in directories:
+        pattern = directory.get("prune")
+        if not pattern:
+            continue
+        try:
+            names = sorted(os.listdir(directory["path"]))
+        except FileNotFoundError:
+            continue
+        for name in names:
+            path = os.path.normpath(os.path.join(directory["path"], name))
+            if (fnmatch.fnmatch(name, pattern) and path not in wanted
+                    and (os.path.islink(path) or os.path.isfile(path))):
+                found.append(path)
+    return found
 
 
 def tls_on(tls: Mapping[str, Any] | None) -> bool:
@@ -309,7 +333,7 @@ def run(
         files_plan = files.plan(
             directories=expanded.directories,
             files=expanded.files,
-            remove=expanded.remove,
+            remove=expanded.remove + pruned(params.get("directories") or [], expanded.files),
             candidate_dir=paths.candidate_dir,
             secrets=expanded.secrets,
         )

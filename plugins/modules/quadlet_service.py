@@ -63,6 +63,12 @@ options:
             M(lgtm.stack.config_files)).
         type: bool
         default: false
+      prune:
+        description:
+          - A shell pattern such as V(*.json). Files directly in the directory that match it
+            and that no entry of O(files) declares are removed, with the other removals (after
+            every candidate passed its validator), and listed in RV(removed).
+        type: str
   secrets:
     description:
       - Secrets kept in files, written before the files; a missing one is generated on the host
@@ -524,6 +530,7 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
             "path": {"type": "path", "required": True},
             "mode": {"type": "str", "default": "0755"},
             "recurse": {"type": "bool", "default": False},
+            "prune": {"type": "str"},
             **OWNERSHIP,
         },
     },

@@ -61,8 +61,10 @@ def service_task(path: Path) -> dict[str, Any]:
 
 
 def journal_found(paths: list[str]) -> dict[str, Any]:
-    """alloy's registered stat of the host's journal directories and machine-id."""
-    return {"results": [{"item": path, "stat": {"exists": True}} for path in paths]}
+    """alloy's registered host_probe of the host's journal directories and machine-id."""
+    return {"paths": {path: {"exists": True, "isdir": not path.endswith("-id"),
+                             "isfile": path.endswith("-id"), "islink": False}
+                      for path in paths}}
 
 
 def preflight(probe: dict[str, Any]) -> dict[str, Any]:

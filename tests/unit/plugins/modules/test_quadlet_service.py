@@ -533,3 +533,32 @@ def test_a_failing_enable_names_the_timer_and_the_phase(host, listening, run):
     assert result["failed"] is True
     assert result["phase"] == "timers"
     assert TIMER in result["msg"] and "masked" in result["msg"]
+
+
+# --- prune: files no longer declared in a directory go (Grafana's dashboards) ----------
+
+def with_dashboards(host: Host, port: int, names: list[str]) -> dict:
+    boards = host.tmp / "etc" / "dashboards"
+    params = loki(host, port)
+    params["directories"].append({"path": str(boards), "prune": "*.json"})
+    params["files"] += [{"dest": str(boards / f"{name}.json"), "content": "{}\n",
+                         "action": "none"} for name in names]
+    return params
+
+
+def test_prune_removes_only_undeclared_matching_files(host, listening, run):
+    run(with_dashboards(host, listening, ["a", "b"]))
+    boards = host.tmp / "etc" / "dashboards"
+    (boards / "notes.txt").write_text("kept: not *.json\n")
+    host.forget_calls()
+    checked = run(with_dashboards(host, listening, ["a"]), check=True)
+    assert checked["changed"] is True
+    assert checked["removed"] == [str(boards / "b.json")]
+    assert (boards / "b.json").exists()
+    result = run(with_dashboards(host, listening, ["a"]))
+    assert result["removed"] == [str(boards / "b.json")]
+    assert sorted(path.name for path in boards.iterdir()) == ["a.json", "notes.txt"]
+    # Nothing restarts for it, and the next run has nothing to remove.
+    assert host.mutating() == []
+    again = run(with_dashboards(host, listening, ["a"]))
+    assert again["changed"] is False and again["removed"] == []
