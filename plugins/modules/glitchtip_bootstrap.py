@@ -59,6 +59,24 @@ options:
       platform:
         description: Platform shown in GlitchTip's UI, for example C(python).
         type: str
+  admin:
+    description:
+      - First make sure O(email) is an active superuser with O(password), by running
+        O(admin.script) with C(manage.py shell -c) in the web container (C(podman exec)), since
+        the API cannot create the first user while registration is closed. The e-mail and password
+        reach the script in its environment, never on a command line.
+      - The script's last line is C(lgtm-admin) followed by a colon and V(created), V(updated)
+        or V(unchanged); it gets C(LGTM_CHECK=true) in check mode and then only reports.
+    type: dict
+    suboptions:
+      container:
+        description: The web container.
+        type: str
+        required: true
+      script:
+        description: The Python the Django shell runs.
+        type: str
+        required: true
   timeout:
     description: Seconds per HTTP request.
     type: int
@@ -105,10 +123,14 @@ organization:
   returned: always
   type: str
   sample: lgtm
+admin:
+  description: What O(admin) did to the user, V(created), V(updated) or V(unchanged).
+  returned: when O(admin) is given
+  type: str
 created:
   description:
-    - What was created (or would be, in check mode), as C(organization:<name>),
-      C(team:<slug>), C(project:<name>).
+    - What was created (or would be, in check mode), as C(admin:<email>) (also when only
+      updated), C(organization:<name>), C(team:<slug>), C(project:<name>).
   returned: always
   type: list
   elements: str
@@ -193,13 +215,43 @@ class Client:
             )
 
 
+ADMIN_MARK = re.compile(r"^lgtm-admin: (created|updated|unchanged)$", re.M)
+
+
+def ensure_admin(module: AnsibleModule) -> str:
+    """The admin user through Django's shell; what the script says it did."""
+    params = module.params
+    admin = params["admin"]
+    podman = module.get_bin_path("podman", required=True)
+    rc, out, err = module.run_command(
+        [podman, "exec", "--env=LGTM_ADMIN_EMAIL", "--env=LGTM_ADMIN_PASSWORD",
+         "--env=LGTM_CHECK", admin["container"], "./manage.py", "shell", "-c", admin["script"]],
+        environ_update={"LGTM_ADMIN_EMAIL": params["email"],
+                        "LGTM_ADMIN_PASSWORD": params["password"],
+                        "LGTM_CHECK": "true" if module.check_mode else "false"},
+    )
+    said = ADMIN_MARK.findall(out or "")
+    if rc != 0 or not said:
+        lines = (err or out or "").strip().splitlines()
+        raise BootstrapError(f"creating the GlitchTip admin {params['email']} failed"
+                             f" (rc={rc}): {lines[-1] if lines else 'no output'}")
+    return str(said[-1])
+
+
 def bootstrap(module: AnsibleModule) -> dict[str, Any]:
     params = module.params
     check = module.check_mode
-    client = Client(params["url"], params["timeout"])
-    client.login(params["email"], params["password"])
     created: list[str] = []
     dsns: dict[str, str] = {}
+    admin = ensure_admin(module) if params.get("admin") else None
+    if admin is not None and admin != "unchanged":
+        created.append(f"admin:{params['email']}")
+        if check:
+            # The user to log in as is not there yet (or not with this password).
+            return {"changed": True, "created": created, "dsns": {}, "organization": "",
+                    "admin": admin}
+    client = Client(params["url"], params["timeout"])
+    client.login(params["email"], params["password"])
 
     orgs = client.list_all("/api/0/organizations/")
     org = next((o for o in orgs if o.get("name") == params["organization"]), None)
@@ -240,7 +292,10 @@ def bootstrap(module: AnsibleModule) -> dict[str, Any]:
         if public is None:
             raise BootstrapError(f"project {wanted['name']} has no DSN key")
         dsns[wanted["name"]] = public
-    return {"changed": bool(created), "created": created, "dsns": dsns, "organization": slug}
+    result = {"changed": bool(created), "created": created, "dsns": dsns, "organization": slug}
+    if admin is not None:
+        result["admin"] = admin
+    return result
 
 
 def main() -> None:
@@ -259,6 +314,13 @@ def main() -> None:
                     "name": {"type": "str", "required": True},
                     "team": {"type": "str", "required": True},
                     "platform": {"type": "str"},
+                },
+            },
+            "admin": {
+                "type": "dict",
+                "options": {
+                    "container": {"type": "str", "required": True},
+                    "script": {"type": "str", "required": True},
                 },
             },
             "timeout": {"type": "int", "default": 30},

@@ -5,7 +5,9 @@ the Link header, and create calls that are not idempotent (a repeated POST dupli
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 from http.cookies import SimpleCookie
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -262,3 +264,70 @@ def test_unreachable_glitchtip_fails_clearly(run):
     result = run(url="http://127.0.0.1:9")
     assert result["failed"] is True
     assert "/_allauth/browser/v1/config" in result["msg"]
+
+
+# --- admin: Django's shell in the web container, before the API ----------------------
+
+FAKE_PODMAN = r'''#!{python}
+import json, os, sys
+with open({log!r}, "a") as handle:
+    handle.write(json.dumps({{"args": sys.argv[1:], "email": os.environ.get("LGTM_ADMIN_EMAIL"),
+                             "password": os.environ.get("LGTM_ADMIN_PASSWORD"),
+                             "check": os.environ.get("LGTM_CHECK")}}) + "\n")
+said = os.environ.get("FAKE_ADMIN", "unchanged")
+if said == "broken":
+    sys.stderr.write("Traceback ...\ndjango.db.utils.OperationalError: no such table\n")
+    sys.exit(1)
+print("some Django noise")
+print("lgtm-admin: " + said)
+'''
+ADMIN = {"container": "lgtm-glitchtip-web", "script": "print('lgtm-admin: unchanged')"}
+
+
+@pytest.fixture
+def podman(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "podman.jsonl"
+    (bin_dir / "podman").write_text(FAKE_PODMAN.format(python=sys.executable, log=str(log)))
+    (bin_dir / "podman").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.delenv("FAKE_ADMIN", raising=False)
+    return lambda: [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_an_admin_in_place_changes_nothing(glitchtip, run, podman, capsys):
+    run()
+    result = run(admin=ADMIN)
+    assert result["changed"] is False and result["admin"] == "unchanged"
+    call = podman()[-1]
+    assert call["args"][:4] == ["exec", "--env=LGTM_ADMIN_EMAIL", "--env=LGTM_ADMIN_PASSWORD",
+                                "--env=LGTM_CHECK"]
+    assert call["args"][4:8] == ["lgtm-glitchtip-web", "./manage.py", "shell", "-c"]
+    # In the environment only, never an argument.
+    assert (call["email"], call["password"], call["check"]) == (EMAIL, PASSWORD, "false")
+    assert not any(PASSWORD in arg for arg in call["args"])
+
+
+def test_a_created_admin_is_a_change_and_the_api_follows(glitchtip, run, podman, monkeypatch):
+    monkeypatch.setenv("FAKE_ADMIN", "created")
+    result = run(admin=ADMIN)
+    assert result["created"][:2] == [f"admin:{EMAIL}", "organization:lgtm"]
+    assert result["admin"] == "created"
+    assert result["dsns"]
+
+
+def test_check_mode_with_no_admin_yet_stops_before_the_api(glitchtip, run, podman, monkeypatch):
+    monkeypatch.setenv("FAKE_ADMIN", "created")
+    result = run(check=True, admin=ADMIN)
+    assert result["changed"] is True and result["created"] == [f"admin:{EMAIL}"]
+    assert podman()[-1]["check"] == "true"
+    assert glitchtip.orgs == [] and glitchtip.posts == []
+
+
+def test_a_failing_admin_script_names_the_user_and_the_error(glitchtip, run, podman, monkeypatch):
+    monkeypatch.setenv("FAKE_ADMIN", "broken")
+    result = run(admin=ADMIN)
+    assert result["failed"] is True
+    assert EMAIL in result["msg"] and "no such table" in result["msg"]
+    assert PASSWORD not in json.dumps(result)

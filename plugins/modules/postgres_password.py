@@ -1,0 +1,147 @@
+#!/usr/bin/python
+# Copyright: lgtm.stack contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# Managed hosts may run Python 3.9 (ansible-core's minimum for targets).
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: postgres_password
+short_description: Carry a changed password into a running PostgreSQL container's role
+version_added: "0.1.0"
+description:
+  - PostgreSQL's image applies C(POSTGRES_PASSWORD) only when it initialises an empty data
+    directory. When the password changes later, it must be set in the running database before
+    the clients restart with it. This module does that in one round trip.
+  - It finds the container's address on its network (C(podman container inspect)), tries to
+    log in there as O(user) with O(password) (C(podman exec psql), the password passed in the
+    environment, never on a command line); only when PostgreSQL answers
+    C(password authentication failed) does it set the password with C(ALTER ROLE), sent on
+    standard input.
+  - The login uses the container's network address, not its socket or 127.0.0.1, because the
+    image trusts those without a password, so a login there would pass whatever the password.
+  - A container that is not running has nothing to carry (a new database takes the password
+    from its environment); any other login failure is reported in RV(login) and changes nothing.
+author:
+  - lgtm.stack contributors (@lgtm-stack)
+options:
+  container:
+    description: The PostgreSQL container's name.
+    type: str
+    required: true
+  user:
+    description: The role whose password is carried.
+    type: str
+    required: true
+  password:
+    description: The password the role must have.
+    type: str
+    required: true
+  database:
+    description: The database the login and the statement connect to.
+    type: str
+    default: postgres
+attributes:
+  check_mode:
+    description: Inspects and logs in; reports that the password would be set, without setting it.
+    support: full
+  diff_mode:
+    description: Nothing to show (a password).
+    support: none
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+"""
+
+EXAMPLES = r"""
+- name: Carry a changed database password into PostgreSQL
+  lgtm.stack.postgres_password:
+    container: lgtm-glitchtip-postgres
+    user: glitchtip
+    password: "{{ glitchtip_postgres_password }}"
+"""
+
+RETURN = r"""
+running:
+  description: Whether the container was running with an address (otherwise nothing was tried).
+  returned: always
+  type: bool
+login:
+  description: V(ok), V(password authentication failed), or another failure's last line.
+  returned: when the container was running
+  type: str
+"""
+
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_text
+
+AUTH_FAILED = "password authentication failed"
+# Running, then each network's address.
+INSPECT_FORMAT = "{{.State.Running}}{{range .NetworkSettings.Networks}} {{.IPAddress}}{{end}}"
+
+
+def sql_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def sql_identifier(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "container": {"type": "str", "required": True},
+            "user": {"type": "str", "required": True},
+            "password": {"type": "str", "required": True, "no_log": True},
+            "database": {"type": "str", "default": "postgres"},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    podman = module.get_bin_path("podman", required=True)
+    result: dict[str, Any] = {"changed": False, "running": False}
+
+    rc, out, _err = module.run_command(
+        [podman, "container", "inspect", "--format", INSPECT_FORMAT, params["container"]])
+    fields = to_text(out).split()
+    if rc != 0 or len(fields) < 2 or fields[0] != "true":
+        module.exit_json(**result)
+    result["running"] = True
+
+    rc, _out, err = module.run_command(
+        [podman, "exec", "--env=PGPASSWORD", params["container"], "psql",
+         f"--host={fields[1]}", f"--username={params['user']}", f"--dbname={params['database']}",
+         "--tuples-only", "--command=SELECT 1"],
+        environ_update={"PGPASSWORD": params["password"]},
+    )
+    error = to_text(err).strip()
+    if rc == 0:
+        result["login"] = "ok"
+        module.exit_json(**result)
+    if AUTH_FAILED not in error:
+        result["login"] = error.splitlines()[-1] if error else f"psql exited {rc}"
+        module.exit_json(**result)
+
+    result.update(login=AUTH_FAILED, changed=True)
+    if not module.check_mode:
+        statement = (f"ALTER ROLE {sql_identifier(params['user'])}"
+                     f" PASSWORD {sql_literal(params['password'])};\n")
+        rc, out, err = module.run_command(
+            [podman, "exec", "--interactive", params["container"], "psql",
+             f"--username={params['user']}", f"--dbname={params['database']}", "--quiet",
+             "--set=ON_ERROR_STOP=1"],
+            data=statement, binary_data=True)
+        if rc != 0:
+            module.fail_json(msg=f"setting the password of {params['user']} in "
+                                 f"{params['container']} failed (rc={rc}): "
+                                 f"{to_text(err or out).strip()}", **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
