@@ -173,11 +173,14 @@ def service_call(templar: Templar) -> dict[str, Any]:
     errors = list(validated.error_messages)
     if errors:
         return {"service_errors": errors}
+    # Files with a validator, as the module gets them (no secret has one).
+    checked = [{key: entry.get(key) for key in ("dest", "content", "validate")}
+               for entry in args.get("files") or [] if entry.get("validate")]
     try:
         expanded = service.expand(validated.validated_parameters).shown()
     except service.ServiceError as error:
         return {"service_errors": [str(error)]}
-    return {"service_errors": [], "expanded": expanded}
+    return {"service_errors": [], "expanded": expanded, "validated_files": checked}
 
 
 def main() -> None:
