@@ -71,21 +71,31 @@ def test_common_validates_once_per_run_and_values():
     play); a guard includes the one that has the spec only for unseen values, and the
     signature it compares covers every option of that spec. common has no tasks at all
     (the quadlet core depends on it for its defaults): network and firewall, which every
-    run goes through, start with its guard; network's own comes next."""
+    run goes through, start with its guard; network's own comes next. In network, both sit
+    in once.yml, which its main.yml includes only when either guard would run (one skipped
+    task per play)."""
     assert not (ROOT / "roles/common/tasks/main.yml").exists()
-    guards = {"common": ("validate", "common_validated", ["network", "firewall"], 0),
-              "network": ("deploy", "network_applied", ["network"], 1)}
-    for role, (entry, fact, hosts, position) in guards.items():
+    once = "network/tasks/once.yml"
+    guards = {"common": ("validate", "common_validated",
+                         [(once, 0), ("firewall/tasks/main.yml", 0)]),
+              "network": ("deploy", "network_applied", [(once, 1)])}
+    conditions = []
+    for role, (entry, fact, places) in guards.items():
         folder = ROOT / "roles" / role
         entry_points = yaml.safe_load((folder / "meta/argument_specs.yml").read_text())
         assert list(entry_points["argument_specs"]) == [entry], role
-        for host in hosts:
-            tasks = yaml.safe_load((ROOT / "roles" / host / "tasks/main.yml").read_text())
+        for path, position in places:
+            tasks = yaml.safe_load((ROOT / "roles" / path).read_text())
             guard = tasks[position]
             assert guard["ansible.builtin.include_role"] == {"name": f"lgtm.stack.{role}",
-                                                             "tasks_from": entry}, host
-            assert guard["when"] == f"{fact} | default('') != {role}_signature", host
+                                                             "tasks_from": entry}, path
+            assert guard["when"] == f"{fact} | default('') != {role}_signature", path
+        conditions.append(f"{fact} | default('') != {role}_signature")
         assert fact in (folder / "tasks" / f"{entry}.yml").read_text()
+    network_main = yaml.safe_load((ROOT / "roles/network/tasks/main.yml").read_text())
+    assert len(network_main) == 1
+    assert network_main[0]["ansible.builtin.include_tasks"] == "once.yml"
+    assert " ".join(network_main[0]["when"].split()) == " or ".join(conditions)
     common_vars = yaml.safe_load((ROOT / "roles/common/vars/main.yml").read_text())
     signature = common_vars["common_signature"]
     named = re.findall(r"\b(lgtm_\w+)\b", signature)
