@@ -28,11 +28,16 @@ class Host(Protocol):
     def run_command(self, args: list[str]) -> tuple[int, Any, Any]: ...
 
 
+def timer_unit(name: str) -> str:
+    """A timer's unit name, given with or without `.timer`."""
+    return name if name.endswith(".timer") else f"{name}.timer"
+
+
 def unit_files(names: Sequence[str]) -> set[str]:
     """The file names of each timer and of the service it starts (same base name)."""
     found = set()
     for name in names:
-        base = name[: -len(".timer")] if name.endswith(".timer") else name
+        base = timer_unit(name)[: -len(".timer")]
         found.update({f"{base}.timer", f"{base}.service"})
     return found
 
@@ -80,7 +85,7 @@ def ensure(host: Host, names: Sequence[str], reload_needed: bool) -> dict[str, A
         if not host.check_mode:
             run(["daemon-reload"], "systemctl daemon-reload")
             result["daemon_reloaded"] = True
-    wanted = [name if name.endswith(".timer") else f"{name}.timer" for name in names]
+    wanted = [timer_unit(name) for name in names]
     shown = parse_show(run(["show", "--property=Id,UnitFileState,ActiveState", *wanted],
                            "systemctl show " + " ".join(wanted)))
     if len(shown) != len(wanted):

@@ -227,8 +227,8 @@ options:
         type: str
   timers:
     description:
-      - Plain systemd timers (such as V(lgtm-grafana-backup.timer)) kept enabled and active
-        after the reconcile.
+      - Plain systemd timers, by unit name with or without C(.timer) (such as
+        V(lgtm-grafana-backup)), kept enabled and active after the reconcile.
       - Their unit files (the C(.timer) and the C(.service) of the same name) and script are
         ordinary O(files) of the call, usually with O(files[].action=none); when one of them
         changes, systemd is reloaded once (unless the reconcile already did). A timer already

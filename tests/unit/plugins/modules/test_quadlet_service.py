@@ -562,3 +562,13 @@ def test_prune_removes_only_undeclared_matching_files(host, listening, run):
     assert host.mutating() == []
     again = run(with_dashboards(host, listening, ["a"]))
     assert again["changed"] is False and again["removed"] == []
+
+
+def test_a_timer_named_without_its_suffix_is_the_same_timer(host, listening, run):
+    """The core passes quadlet_timers[].name as it is (lgtm-loki-backup)."""
+    params = with_timer(host, listening)
+    params["timers"] = ["lgtm-loki-backup"]
+    assert run(params)["timers"]["started"] == [TIMER]
+    host.forget_calls()
+    again = run(with_timer(host, listening, schedule="weekly") | {"timers": ["lgtm-loki-backup"]})
+    assert again["timers"] == {"daemon_reloaded": True, "started": []}
