@@ -8,6 +8,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from http.cookies import SimpleCookie
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -31,6 +32,10 @@ class FakeGlitchTip:
         self.csrf = "csrf-before-login"
         self.session = ""
         self.next_id = 1
+        # Whether the user exists with PASSWORD (the admin tests make it so only after
+        # Django's shell ran); every login attempt is counted.
+        self.user_ready: Callable[[], bool] = lambda: True
+        self.logins = 0
 
     def add_org(self, name: str) -> dict[str, Any]:
         org = {"name": name, "slug": re.sub(r"[^a-z0-9]+", "-", name.lower())}
@@ -116,7 +121,8 @@ def make_handler(api: FakeGlitchTip):
                 self.reply(403, {"detail": "CSRF Failed"})
                 return
             if path == "/_allauth/browser/v1/auth/login":
-                if body != {"email": EMAIL, "password": PASSWORD}:
+                api.logins += 1
+                if body != {"email": EMAIL, "password": PASSWORD} or not api.user_ready():
                     message = "The e-mail address and/or password you specified are not correct."
                     self.reply(400, {"errors": [{"message": message}]})
                     return
@@ -266,7 +272,7 @@ def test_unreachable_glitchtip_fails_clearly(run):
     assert "/_allauth/browser/v1/config" in result["msg"]
 
 
-# --- admin: Django's shell in the web container, before the API ----------------------
+# --- admin: Django's shell in the web container, only when the API refuses the login -
 
 FAKE_PODMAN = r'''#!{python}
 import json, os, sys
@@ -293,41 +299,63 @@ def podman(tmp_path, monkeypatch):
     (bin_dir / "podman").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     monkeypatch.delenv("FAKE_ADMIN", raising=False)
-    return lambda: [json.loads(line) for line in log.read_text().splitlines()]
+    def calls() -> list[dict[str, Any]]:
+        return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+    return calls
 
 
-def test_an_admin_in_place_changes_nothing(glitchtip, run, podman, capsys):
+@pytest.fixture
+def no_admin_yet(glitchtip, podman, monkeypatch):
+    """The user logs in only once the shell made (or mended) it, as on a new instance."""
+    monkeypatch.setenv("FAKE_ADMIN", "created")
+    glitchtip.user_ready = lambda: any(call["check"] == "false" for call in podman())
+    return podman
+
+
+def test_an_admin_that_logs_in_skips_the_shell(glitchtip, run, podman):
     run()
     result = run(admin=ADMIN)
     assert result["changed"] is False and result["admin"] == "unchanged"
-    call = podman()[-1]
+    assert podman() == [], "Django's shell is not started when the login passes"
+
+
+def test_a_refused_login_runs_the_shell_then_the_api(glitchtip, run, no_admin_yet):
+    result = run(admin=ADMIN)
+    call = no_admin_yet()[-1]
     assert call["args"][:4] == ["exec", "--env=LGTM_ADMIN_EMAIL", "--env=LGTM_ADMIN_PASSWORD",
                                 "--env=LGTM_CHECK"]
     assert call["args"][4:8] == ["lgtm-glitchtip-web", "./manage.py", "shell", "-c"]
     # In the environment only, never an argument.
     assert (call["email"], call["password"], call["check"]) == (EMAIL, PASSWORD, "false")
     assert not any(PASSWORD in arg for arg in call["args"])
-
-
-def test_a_created_admin_is_a_change_and_the_api_follows(glitchtip, run, podman, monkeypatch):
-    monkeypatch.setenv("FAKE_ADMIN", "created")
-    result = run(admin=ADMIN)
     assert result["created"][:2] == [f"admin:{EMAIL}", "organization:lgtm"]
     assert result["admin"] == "created"
     assert result["dsns"]
+    assert glitchtip.logins == 2, "refused, then logged in after the shell"
 
 
-def test_check_mode_with_no_admin_yet_stops_before_the_api(glitchtip, run, podman, monkeypatch):
-    monkeypatch.setenv("FAKE_ADMIN", "created")
+def test_check_mode_with_no_admin_yet_stops_before_the_api(glitchtip, run, no_admin_yet):
     result = run(check=True, admin=ADMIN)
     assert result["changed"] is True and result["created"] == [f"admin:{EMAIL}"]
-    assert podman()[-1]["check"] == "true"
+    assert no_admin_yet()[-1]["check"] == "true"
     assert glitchtip.orgs == [] and glitchtip.posts == []
 
 
-def test_a_failing_admin_script_names_the_user_and_the_error(glitchtip, run, podman, monkeypatch):
+def test_a_failing_admin_script_names_the_user_and_the_error(glitchtip, run, no_admin_yet,
+                                                            monkeypatch):
     monkeypatch.setenv("FAKE_ADMIN", "broken")
     result = run(admin=ADMIN)
     assert result["failed"] is True
     assert EMAIL in result["msg"] and "no such table" in result["msg"]
+    assert PASSWORD not in json.dumps(result)
+
+
+def test_a_shell_that_finds_the_admin_in_place_still_reports_the_refusal(glitchtip, run, podman):
+    # Refused for a reason the shell cannot mend (say, an unverified e-mail): the login error.
+    glitchtip.user_ready = lambda: False
+    result = run(admin=ADMIN)
+    assert result["failed"] is True
+    assert "HTTP 400" in result["msg"] and EMAIL in result["msg"]
+    assert podman()[-1]["check"] == "false"
     assert PASSWORD not in json.dumps(result)
