@@ -36,6 +36,7 @@ import tempfile
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lgtm.stack.plugins.module_utils.quadlet import (
@@ -367,16 +368,45 @@ def attributes_after_reown(
     return current != wanted
 
 
+def filled(entry: Mapping[str, Any], secret_values: Mapping[str, str]) -> str:
+    """The entry's content with each fill placeholder replaced by its secret's value."""
+    content = str(entry.get("content") if entry.get("content") is not None
+                  else entry.get("secret_content"))
+    for fill in entry["fill"]:
+        placeholder, path = fill["placeholder"], fill["secret"]
+        if not placeholder:
+            raise ConfigError(f"{entry['dest']}: fill: an empty placeholder")
+        if path not in secret_values:
+            raise ConfigError(f"{entry['dest']}: fill {placeholder} names {path},"
+                              " which is not one of the call's secrets")
+        value = secret_values[path]
+        if fill.get("encoding") == "url":
+            # Every character that means something in a URL, "/" and ":" included.
+            value = quote(value, safe="")
+        content = content.replace(placeholder, value)
+    return content
+
+
 def plan_files(
     entries: Sequence[Mapping[str, Any]],
     candidate_dir: str | None,
     directories: Sequence[DirectoryPlan] = (),
+    secret_values: Mapping[str, str] | None = None,
 ) -> list[FilePlan]:
-    """entries: config_files' files options. directories: the plans written before them."""
+    """entries: config_files' files options. directories: the plans written before them.
+
+    A file with fill takes secret values (secret_values: path -> value, as this plan will
+    leave them) and is then secret itself: never shown, never diffed.
+    """
     planned = will_exist(directories)
     plans = []
     for entry in entries:
         dest = entry["dest"]
+        if entry.get("fill"):
+            content = filled(entry, secret_values or {})
+            entry = {key: value for key, value in entry.items()
+                     if key not in ("content", "secret_content", "fill")}
+            entry["secret_content"] = content
         secret = entry.get("secret_content") is not None
         # Settings are judged for every file, changed or not, before anything is read or written.
         validate = entry.get("validate") or None
@@ -452,6 +482,12 @@ def plan_secrets(
     ]
 
 
+def secret_values(plans: Sequence[SecretPlan]) -> dict[str, str]:
+    """Each secret's value as the plan leaves it: written now (given or generated) or kept."""
+    return {plan.path: plan.content if plan.content is not None else read_text(plan.path) or ""
+            for plan in plans}
+
+
 def plan_removals(paths: Sequence[str]) -> list[str]:
     return [path for path in paths if os.path.lexists(path)]
 
@@ -469,10 +505,11 @@ def plan(
     plan_secrets takes them. Secrets and files may lie in directories still to be created.
     """
     directory_plans = plan_directories(directories)
+    secret_plans = plan_secrets(secrets, directory_plans)
     return Plan(
         directories=directory_plans,
-        secrets=plan_secrets(secrets, directory_plans),
-        files=plan_files(files, candidate_dir, directory_plans),
+        secrets=secret_plans,
+        files=plan_files(files, candidate_dir, directory_plans, secret_values(secret_plans)),
         remove=plan_removals(remove),
         candidate_dir=candidate_dir,
     )

@@ -130,6 +130,9 @@ def _file(entry: Mapping[str, Any]) -> dict[str, Any]:
         given["content"] = entry.get("content")
     if entry.get("validate"):
         given["validate"] = entry["validate"]
+    if entry.get("fill"):
+        given["fill"] = [{"placeholder": fill["placeholder"], "secret": fill["secret"],
+                          "encoding": fill.get("encoding") or "plain"} for fill in entry["fill"]]
     return given
 
 

@@ -30,9 +30,13 @@ options:
     type: str
     required: true
   password:
-    description: That user's password.
+    description: That user's password. Give this or O(password_file).
     type: str
-    required: true
+  password_file:
+    description:
+      - A file on the host that holds the password, read there (its whole content), so that a
+        password generated on the host never travels to the controller.
+    type: path
   organization:
     description: Name of the organization (its slug is derived from the name by GlitchTip).
     type: str
@@ -149,6 +153,7 @@ from ansible_collections.lgtm.stack.plugins.module_utils.http_json import (
     JsonClient,
     RequestFailed,
 )
+from ansible_collections.lgtm.stack.plugins.module_utils.text_file import read_text
 
 _NEXT_LINK = re.compile(r'<([^>]+)>;\s*rel="next";\s*results="true"')
 
@@ -319,7 +324,8 @@ def main() -> None:
         argument_spec={
             "url": {"type": "str", "required": True},
             "email": {"type": "str", "required": True},
-            "password": {"type": "str", "required": True, "no_log": True},
+            "password": {"type": "str", "no_log": True},
+            "password_file": {"type": "path", "no_log": False},
             "organization": {"type": "str", "required": True},
             "teams": {"type": "list", "elements": "str", "default": []},
             "projects": {
@@ -341,8 +347,24 @@ def main() -> None:
             },
             "timeout": {"type": "int", "default": 30},
         },
+        mutually_exclusive=[("password", "password_file")],
+        required_one_of=[("password", "password_file")],
         supports_check_mode=True,
     )
+    path = module.params["password_file"]
+    if path:
+        try:
+            password = read_text(path)
+        except OSError as error:
+            module.fail_json(msg=f"cannot read {path}: {error.strerror}")
+        if password is None:
+            if module.check_mode:
+                # A new host in check mode: the call that writes the secret did not run.
+                module.exit_json(changed=True, created=[f"admin:{module.params['email']}"],
+                                 dsns={}, organization="", msg=f"no {path} yet")
+            module.fail_json(msg=f"cannot read {path}: no such file")
+        module.no_log_values.add(password)
+        module.params["password"] = password
     try:
         result = bootstrap(module)
     except BootstrapError as error:

@@ -37,7 +37,13 @@ options:
   password:
     description: The password the role must have.
     type: str
-    required: true
+  password_file:
+    description:
+      - A file on the host that holds the password, read there (its whole content, as written),
+        so that a password generated on the host never travels to the controller. Give this or
+        O(password).
+      - When the file does not exist yet, there is no password to carry and nothing is tried.
+    type: path
   database:
     description: The database the login and the statement connect to.
     type: str
@@ -61,6 +67,12 @@ EXAMPLES = r"""
     container: lgtm-glitchtip-postgres
     user: glitchtip
     password: "{{ glitchtip_postgres_password }}"
+
+- name: The same, with a password generated and kept on the host
+  lgtm.stack.postgres_password:
+    container: lgtm-glitchtip-postgres
+    user: glitchtip
+    password_file: /etc/lgtm/glitchtip/secrets/postgres_password
 """
 
 RETURN = r"""
@@ -78,6 +90,7 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
+from ansible_collections.lgtm.stack.plugins.module_utils.text_file import read_text
 
 AUTH_FAILED = "password authentication failed"
 # Running, then each network's address.
@@ -97,14 +110,27 @@ def main() -> None:
         argument_spec={
             "container": {"type": "str", "required": True},
             "user": {"type": "str", "required": True},
-            "password": {"type": "str", "required": True, "no_log": True},
+            "password": {"type": "str", "no_log": True},
+            "password_file": {"type": "path", "no_log": False},
             "database": {"type": "str", "default": "postgres"},
         },
+        mutually_exclusive=[("password", "password_file")],
+        required_one_of=[("password", "password_file")],
         supports_check_mode=True,
     )
     params = module.params
-    podman = module.get_bin_path("podman", required=True)
     result: dict[str, Any] = {"changed": False, "running": False}
+    password = params["password"]
+    if params["password_file"]:
+        try:
+            password = read_text(params["password_file"])
+        except OSError as error:
+            module.fail_json(msg=f"cannot read {params['password_file']}: {error.strerror}",
+                             **result)
+        if password is None:
+            module.exit_json(msg=f"no {params['password_file']} yet: nothing to carry", **result)
+        module.no_log_values.add(password)
+    podman = module.get_bin_path("podman", required=True)
 
     rc, out, _err = module.run_command(
         [podman, "container", "inspect", "--format", INSPECT_FORMAT, params["container"]])
@@ -117,7 +143,7 @@ def main() -> None:
         [podman, "exec", "--env=PGPASSWORD", params["container"], "psql",
          f"--host={fields[1]}", f"--username={params['user']}", f"--dbname={params['database']}",
          "--tuples-only", "--command=SELECT 1"],
-        environ_update={"PGPASSWORD": params["password"]},
+        environ_update={"PGPASSWORD": password},
     )
     error = to_text(err).strip()
     if rc == 0:
@@ -130,7 +156,7 @@ def main() -> None:
     result.update(login=AUTH_FAILED, changed=True)
     if not module.check_mode:
         statement = (f"ALTER ROLE {sql_identifier(params['user'])}"
-                     f" PASSWORD {sql_literal(params['password'])};\n")
+                     f" PASSWORD {sql_literal(password)};\n")
         rc, out, err = module.run_command(
             [podman, "exec", "--interactive", params["container"], "psql",
              f"--username={params['user']}", f"--dbname={params['database']}", "--quiet",

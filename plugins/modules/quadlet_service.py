@@ -135,6 +135,29 @@ options:
       validate:
         description: Command run on the candidate (C(%s)) before any live file changes.
         type: str
+      fill:
+        description:
+          - Secrets of O(secrets) whose values the content takes, so that a file such as an env
+            file can hold a secret generated on the host without the value ever reaching the
+            controller. Each O(files[].fill[].placeholder) in the content is replaced by the
+            secret's value as this call leaves it (kept, given or generated).
+          - A file with O(files[].fill) is secret: never returned or diffed.
+        type: list
+        elements: dict
+        suboptions:
+          placeholder:
+            description: The text in the content to replace, such as C(@POSTGRES_PASSWORD@).
+            type: str
+            required: true
+          secret:
+            description: The O(secrets[].path) whose value replaces it.
+            type: path
+            required: true
+          encoding:
+            description: V(url) percent-encodes every character that means something in a URL.
+            type: str
+            choices: [plain, url]
+            default: plain
       unit:
         description: The unit of O(units) this file belongs to.
         type: str
@@ -556,6 +579,14 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
             "group": {"type": "str", "default": "root"},
             "mode": {"type": "str", "default": "0644"},
             "validate": {"type": "str"},
+            "fill": {
+                "type": "list", "elements": "dict",
+                "options": {
+                    "placeholder": {"type": "str", "required": True, "no_log": False},
+                    "secret": {"type": "path", "required": True, "no_log": False},
+                    "encoding": {"type": "str", "choices": ["plain", "url"], "default": "plain"},
+                },
+            },
             "unit": {"type": "str"},
             "action": {"type": "str", "choices": list(service.ACTIONS), "default": "restart"},
         },

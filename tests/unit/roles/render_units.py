@@ -125,11 +125,6 @@ def render(case: dict[str, Any]) -> dict[str, Any]:
         "alloy_journal_paths": journal_found(
             ["/var/log/journal", "/run/log/journal", "/etc/machine-id"]
         ),
-        # glitchtip's read of its secrets (register of tasks/read_secrets.yml).
-        "glitchtip_secret_reads": {"commands": [
-            {"argv": ["cat", f"/etc/lgtm/glitchtip/secrets/{name}"], "rc": 0, "stdout": "secret"}
-            for name in ("secret_key", "postgres_password", "admin_password")
-        ]},
         **case.get("vars", {}),
     }
     scope = {

@@ -180,6 +180,7 @@ def run(glitchtip, capsys):
             "projects": PROJECTS,
             **params,
         }
+        args = {key: value for key, value in args.items() if value is not None}
         if check:
             args["_ansible_check_mode"] = True
         glitchtip.session = ""  # every run logs in again
@@ -359,3 +360,23 @@ def test_a_shell_that_finds_the_admin_in_place_still_reports_the_refusal(glitcht
     assert "HTTP 400" in result["msg"] and EMAIL in result["msg"]
     assert podman()[-1]["check"] == "false"
     assert PASSWORD not in json.dumps(result)
+
+
+def test_a_password_file_is_read_on_the_host(glitchtip, run, tmp_path):
+    secret = tmp_path / "admin_password"
+    secret.write_text(PASSWORD)
+    result = run(password=None, password_file=str(secret))
+    assert result["changed"] is True and result["dsns"]
+    assert PASSWORD not in json.dumps(result)
+
+
+def test_a_missing_password_file_fails_naming_it(glitchtip, run, tmp_path):
+    result = run(password=None, password_file=str(tmp_path / "none"))
+    assert result["failed"] is True and str(tmp_path / "none") in result["msg"]
+    assert glitchtip.logins == 0
+
+
+def test_a_missing_password_file_in_check_mode_predicts_the_admin(glitchtip, run, tmp_path):
+    result = run(check=True, password=None, password_file=str(tmp_path / "none"))
+    assert result["changed"] is True and result["created"] == [f"admin:{EMAIL}"]
+    assert glitchtip.logins == 0

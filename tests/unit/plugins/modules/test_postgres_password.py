@@ -59,10 +59,11 @@ def podman(tmp_path, monkeypatch):
 
 @pytest.fixture
 def run(run_module):
-    def _run(check: bool = False):
+    def _run(check: bool = False, **given: str):
+        password = given or {"password": PASSWORD}
         result, output = run_module(postgres_password.main, check=check,
                                     container="lgtm-glitchtip-postgres", user="glitchtip",
-                                    password=PASSWORD)
+                                    **password)
         assert PASSWORD not in output
         return result
 
@@ -117,3 +118,25 @@ def test_a_failing_alter_fails_naming_the_role(podman, run, monkeypatch):
     result = run()
     assert result["failed"] is True
     assert "glitchtip" in result["msg"] and "lgtm-glitchtip-postgres" in result["msg"]
+
+
+def test_a_password_file_is_read_on_the_host(podman, run, monkeypatch, tmp_path):
+    secret = tmp_path / "postgres_password"
+    secret.write_text(PASSWORD)
+    monkeypatch.setenv("FAKE_LOGIN", "auth")
+    result = run(password_file=str(secret))
+    assert result["changed"] is True
+    assert podman()[1]["PGPASSWORD"] == PASSWORD
+    assert podman()[2]["stdin"] == "ALTER ROLE \"glitchtip\" PASSWORD 'n3w-pass''word';\n"
+
+
+def test_a_password_file_not_written_yet_tries_nothing(podman, run, tmp_path):
+    result = run(password_file=str(tmp_path / "none"))
+    assert result["changed"] is False and result["running"] is False
+    assert "nothing to carry" in result["msg"]
+    assert podman() == []
+
+
+def test_password_and_password_file_are_one_or_the_other(podman, run, tmp_path):
+    result = run(password=PASSWORD, password_file=str(tmp_path / "x"))
+    assert result["failed"] is True and "mutually exclusive" in result["msg"]

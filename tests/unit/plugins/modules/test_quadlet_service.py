@@ -441,6 +441,63 @@ def test_directories_and_secrets_alone_touch_no_unit_and_no_systemd(host, run, l
     assert run(only)["changed"] is False
 
 
+def with_env(host: Host, port: int, password: str | None = None) -> dict:
+    """An env file composed on the host from a secret generated there (GlitchTip's)."""
+    params = loki(host, port)
+    params["secrets"].append({"path": str(host.etc / "db_password"), "value": password,
+                              "length": 40})
+    params["files"].append({
+        "dest": str(host.etc / "app.env"), "mode": "0600", "unit": "lgtm-loki.container",
+        "content": "PASSWORD=@PW@\nDATABASE_URL=postgres://app:@PW_URL@@db/app\n",
+        "fill": [{"placeholder": "@PW@", "secret": str(host.etc / "db_password")},
+                 {"placeholder": "@PW_URL@", "secret": str(host.etc / "db_password"),
+                  "encoding": "url"}]})
+    return params
+
+
+def test_fill_composes_a_file_from_a_secret_generated_on_the_host(host, run, listening):
+    first = run(with_env(host, listening))
+    assert first["changed"] is True, first.get("msg")
+    generated = (host.etc / "db_password").read_text()
+    assert len(generated) == 40
+    assert (host.etc / "app.env").read_text() == (
+        f"PASSWORD={generated}\nDATABASE_URL=postgres://app:{generated}@db/app\n")
+    # The composed file is secret: neither its content nor the value is returned.
+    assert generated not in json.dumps(first)
+    host.forget_calls()
+    again = run(with_env(host, listening), diff=True)
+    assert again["changed"] is False
+    assert host.mutating() == []
+
+
+def test_fill_follows_a_given_secret_and_restarts_the_unit(host, run, listening):
+    run(with_env(host, listening))
+    host.forget_calls()
+    changed = run(with_env(host, listening, password="p/ss:w@rd 1"), diff=True)
+    assert changed["changed"] is True
+    assert (host.etc / "app.env").read_text() == (
+        "PASSWORD=p/ss:w@rd 1\nDATABASE_URL=postgres://app:p%2Fss%3Aw%40rd%201@db/app\n")
+    assert "p/ss:w@rd" not in json.dumps(changed)
+    assert all(item.get("before_header") != str(host.etc / "app.env")
+               for item in changed.get("diff", []))
+    assert [a["action"] for a in changed["reconcile"]["actions"]] == ["restart"]
+
+
+def test_fill_in_check_mode_writes_nothing_and_reports_the_change(host, run, listening):
+    result = run(with_env(host, listening), check=True)
+    assert result["changed"] is True
+    assert not (host.etc / "db_password").exists() and not (host.etc / "app.env").exists()
+
+
+def test_fill_naming_a_path_outside_the_secrets_fails_before_writing(host, run, listening):
+    params = with_env(host, listening)
+    params["files"][-1]["fill"][0]["secret"] = "/etc/shadow"
+    result = run(params)
+    assert result["failed"] is True and result["phase"] == "plan"
+    assert "@PW@ names /etc/shadow" in result["msg"]
+    assert not host.etc.exists() or not any(host.etc.iterdir())
+
+
 def test_check_mode_polls_only_a_service_that_would_not_change(host, run):
     """The service answering now is the one before the change: no verdict on the new one."""
     unready = closed_port()
