@@ -29,14 +29,15 @@ DOCUMENTATION = """
 """
 
 
-# Actions that never send a module to the host.
+# Actions that never send a module to the host: ansible.builtin's and the collection's
+# own action plugins that work on the controller alone.
 CONTROLLER_ACTIONS = frozenset(
     f"{prefix}{name}"
     for prefix in ("", "ansible.builtin.", "ansible.legacy.")
     for name in ("assert", "set_fact", "debug", "fail", "include_tasks", "include_role",
                  "import_tasks", "import_role", "meta", "validate_argument_spec",
                  "include_vars", "add_host", "group_by", "set_stats", "pause", "noop")
-)
+) | {"lgtm.stack.check_settings", "lgtm.stack.controller_file"}
 
 
 class CallbackModule(CallbackBase):

@@ -73,26 +73,19 @@ def preflight(probe: dict[str, Any]) -> dict[str, Any]:
         **load(ROLES / "preflight/defaults/main.yml"),
         **load(ROLES / "preflight/vars/main.yml"),
         "preflight_probe": probe,
-        "preflight_problems": [],
         # The other checks have tests of their own.
+        "preflight_unknown_group_problems": [],
+        "preflight_group_problems": [],
+        "preflight_settings": {"problems": [], "unresolved": []},
         "preflight_host_problems": [],
         "preflight_reach_problems": [],
         "preflight_image_problems": [],
+        "inventory_hostname": HOST,
+        "preflight_host_services": ["loki"],
     }
-    tasks = load_file(ROLES / "preflight/tasks/host.yml")
-    noted = next(task for task in tasks if "ansible.builtin.set_fact" in task)
     report = load_file(ROLES / "preflight/tasks/report.yml")[0]["ansible.builtin.assert"]
     templar = Templar(loader=DataLoader(), variables=scope)
-    problems = templar.template(noted["ansible.builtin.set_fact"]["preflight_problems"])
-    templar = Templar(
-        loader=DataLoader(),
-        variables={
-            **scope,
-            "preflight_problems": problems,
-            "inventory_hostname": HOST,
-            "preflight_host_services": ["loki"],
-        },
-    )
+    problems = templar.template(scope["preflight_problems"])
     message = report["success_msg"] if not problems else report["fail_msg"]
     return {
         "problems": problems,

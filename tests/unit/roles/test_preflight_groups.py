@@ -6,9 +6,9 @@ from role_vars import render_cases
 UNCLUSTERED = "each would run an unclustered Alertmanager"
 
 
-def preflight_case(host: str, hosts: dict[str, list[str]]) -> dict:
-    return {"role": "preflight", "host": host, "hosts": hosts,
-            "render": ["preflight_group_problems"]}
+def preflight_case(host: str, hosts: dict[str, list[str]],
+                   render: str = "preflight_group_problems") -> dict:
+    return {"role": "preflight", "host": host, "hosts": hosts, "render": [render]}
 
 
 @pytest.fixture(scope="module")
@@ -20,12 +20,17 @@ def outcomes() -> dict[str, list[str]]:
         "two, on a host without one": preflight_case(
             "c", {"a": ["alertmanager"], "b": ["alertmanager"], "c": ["prometheus"]}),
         "none": preflight_case("a", {"a": ["prometheus"]}),
+        "unknown": preflight_case("a", {"a": ["lokki", "loki"]},
+                                  render="preflight_unknown_group_problems"),
+        "known": preflight_case("a", {"a": ["loki", "grafana"]},
+                                render="preflight_unknown_group_problems"),
     }
     results = render_cases(list(cases.values()))
     rendered = {}
-    for name, result in zip(cases, results):  # noqa: B905 - same length, checked in render_cases
-        assert result["preflight_group_problems"]["error"] == ""
-        rendered[name] = result["preflight_group_problems"]["value"]
+    for (name, case), result in zip(cases.items(), results):  # noqa: B905 - same length
+        (variable,) = case["render"]
+        assert result[variable]["error"] == ""
+        rendered[name] = result[variable]["value"]
     return rendered
 
 
@@ -43,3 +48,10 @@ def test_one_alertmanager_or_none_is_fine(outcomes):
 
 def test_reported_by_the_alertmanager_hosts_only(outcomes):
     assert outcomes["two, on a host without one"] == []
+
+
+def test_a_group_naming_no_service_is_named_with_the_known_ones(outcomes):
+    (problem,) = outcomes["unknown"]
+    assert problem.startswith("inventory group lgtm_lokki names no service site.yml deploys")
+    assert "(known: lgtm_loki, lgtm_tempo," in problem
+    assert outcomes["known"] == []
