@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lgtm.stack.plugins.module_utils import quadlet
+from ansible_collections.lgtm.stack.plugins.module_utils import files, quadlet
 from ansible_collections.lgtm.stack.plugins.module_utils.text_file import read_text
 
 # Defaults of Settings; quadlet_unit's tests point its own copies at a temporary directory.
 SYSTEMD_RUN_DIR = "/run/systemd/system"
 QUADLET_BINARY_CANDIDATES = ("/usr/libexec/podman/quadlet", "/usr/lib/podman/quadlet")
+# In the state directory: the Podman version with the identity of the binary it came from.
+VERSION_CACHE = "podman-version"
 
 FILE_MODE = 0o644
 # Siblings copied into the validation directory so references between units resolve.
@@ -52,6 +54,8 @@ class Settings:
     min_podman: str | None = None
     systemd_run_dir: str = SYSTEMD_RUN_DIR
     quadlet_candidates: tuple[str, ...] = QUADLET_BINARY_CANDIDATES
+    # Where the Podman version is remembered with the binary's identity (None: ask each time).
+    version_cache_dir: str | None = None
 
 
 @dataclass
@@ -65,6 +69,7 @@ class UnitPlan:
     dry_run: bool = False
     version: quadlet.Version | None = None
     binary: str | None = None
+    version_record: str | None = None
 
 
 def check_systemd(run_dir: str) -> None:
@@ -72,17 +77,55 @@ def check_systemd(run_dir: str) -> None:
         raise PreflightError(MSG_NO_SYSTEMD.format(run_dir=run_dir))
 
 
-def podman_version(module: AnsibleModule) -> quadlet.Version:
+def binary_identity(path: str) -> str:
+    """Changes whenever the binary is replaced (an upgrade writes a new file)."""
+    real = os.path.realpath(path)
+    info = os.stat(real)
+    return f"{real} {info.st_ino} {info.st_size} {info.st_mtime_ns}"
+
+
+def podman_version(
+    module: AnsibleModule, cache_dir: str | None = None
+) -> tuple[quadlet.Version, str | None]:
+    """The host's Podman version, and what remember_version() keeps of it (None: nothing new).
+
+    With cache_dir, a version remembered there with the binary's identity is used:
+    starting Podman costs every service's deploy a call, its version changes only with
+    the binary.
+    """
     podman = module.get_bin_path("podman")
     if not podman:
         raise PreflightError(MSG_NO_PODMAN)
+    identity = binary_identity(podman) if cache_dir else ""
+    remembered = read_text(os.path.join(cache_dir, VERSION_CACHE)) if cache_dir else None
+    if remembered is not None:
+        cached_identity, _newline, cached_version = remembered.partition("\n")
+        if cached_identity == identity:
+            try:
+                return quadlet.parse_podman_version(cached_version), None
+            except ValueError:
+                pass
     rc, out, err = module.run_command([podman, "--version"])
     if rc != 0:
         raise PreflightError(f"'podman --version' failed (rc={rc}): {(err or out).strip()}")
     try:
-        return quadlet.parse_podman_version(out)
+        version = quadlet.parse_podman_version(out)
     except ValueError as exc:
         raise PreflightError(str(exc)) from None
+    return version, (f"{identity}\n{str(out).strip()}\n" if cache_dir else None)
+
+
+def remember_version(module: AnsibleModule, settings: Settings, plan: UnitPlan) -> None:
+    """After a call that succeeded: a record written by a failing call would be a change."""
+    directory = settings.version_cache_dir
+    if not (directory and plan.version_record) or module.check_mode:
+        return
+    if os.path.isdir(directory):
+        try:
+            files.write_file(os.path.join(directory, VERSION_CACHE),
+                             plan.version_record.encode(), None)
+        except OSError:
+            pass  # only a cache: the next call asks Podman again
 
 
 def find_quadlet_binary(configured: str | None, defaults: Sequence[str]) -> str:
@@ -199,11 +242,13 @@ def remove(module: AnsibleModule, path: str, result: dict[str, Any]) -> None:
 
 def host_podman(
     module: AnsibleModule, settings: Settings
-) -> tuple[quadlet.Version | None, str | None]:
-    """The host's Podman version and quadlet generator, checked once for all units."""
+) -> tuple[quadlet.Version | None, str | None, str | None]:
+    """The host's Podman version, its record to remember and the quadlet generator,
+    checked once for all units."""
     check_systemd(settings.systemd_run_dir)
     try:
-        return podman_version(module), find_quadlet_binary(
+        version, record = podman_version(module, settings.version_cache_dir)
+        return version, record, find_quadlet_binary(
             settings.quadlet_binary, settings.quadlet_candidates
         )
     except PreflightError as exc:
@@ -211,7 +256,7 @@ def host_podman(
         if not module.check_mode:
             raise
         module.warn(f"{exc}; skipping Podman checks in check mode")
-        return None, None
+        return None, None, None
 
 
 def plan_present(
@@ -274,8 +319,8 @@ def plan_units(
         for unit in units
     ]
     present = [unit for unit in units if unit["state"] == "present"]
-    version, binary = host_podman(module, settings) if present else (None, None)
-    plan = UnitPlan(results, version=version, binary=binary)
+    version, record, binary = host_podman(module, settings) if present else (None, None, None)
+    plan = UnitPlan(results, version=version, binary=binary, version_record=record)
     # Indexed, not zip(strict=...): targets may run Python 3.9.
     for index, unit in enumerate(units):
         if unit["state"] == "present":

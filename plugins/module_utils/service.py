@@ -349,6 +349,7 @@ def run(
             min_podman=paths.min_podman,
             systemd_run_dir=paths.systemd_run_dir,
             quadlet_candidates=tuple(paths.quadlet_candidates),
+            version_cache_dir=paths.state_dir,
         )
         unit_plan = quadlet_units.plan_units(module, unit_settings, expanded.units, overlay)
         if unit_plan.version is not None:
@@ -407,6 +408,7 @@ def run(
             reconcile_changed = reconcile_result.pop("changed")
             result["changed"] = result["changed"] or reconcile_changed
             reloaded = bool(reconcile_result["daemon_reloaded"])
+        quadlet_units.remember_version(module, unit_settings, unit_plan)
 
         phase = "timers"
         timer_names = list(params.get("timers") or [])

@@ -229,3 +229,82 @@ def test_daemon_reload_when_asked(paths: dict[str, Path]) -> None:
                       "actions": [{"name": "lgtm-loki.container", "service": "lgtm-loki.service",
                                    "action": "none", "reason": result["actions"][0]["reason"]}]}
     assert host.mutating() == ["systemctl daemon-reload"]
+
+
+# --------------------------------------------------------------------------- prefetch
+
+NAMES = ["lgtm-glitchtip-postgres.container", "lgtm-glitchtip-web.container",
+         "lgtm-glitchtip-worker.container"]
+CONTAINERS = [f"systemd-{name.removesuffix('.container')}" for name in NAMES]
+BATCH = f"podman inspect --format json {' '.join(CONTAINERS)} {IMAGE}"
+
+
+def container(name: str, config_hash: str = HASH) -> dict[str, Any]:
+    return {"Name": name, "ImageName": IMAGE, "Image": IMAGE_ID,
+            "Config": {"Labels": {quadlet.CONFIG_HASH_LABEL: config_hash}}}
+
+
+def all_running(host: FakeHost, paths: dict[str, Path], hashes: list[str] | None = None) -> None:
+    for name in NAMES:
+        write_unit(paths["units"], name)
+    services = [quadlet.service_name(name) for name in NAMES]
+    host.answers[f"systemctl is-active {' '.join(services)}"] = (
+        0, "active\n" * len(NAMES), "")
+    found = [container(name, config_hash)
+             for name, config_hash in zip(CONTAINERS, hashes or [HASH] * len(NAMES))]
+    host.answers[BATCH] = (0, json.dumps([*found, {"Id": IMAGE_ID, "RepoTags": [IMAGE]}]), "")
+
+
+def test_an_unchanged_service_is_observed_in_two_calls(paths: dict[str, Path]) -> None:
+    host = FakeHost()
+    all_running(host, paths)
+    result = run(host, settings(paths, [{"name": name} for name in NAMES]))
+    assert [a["action"] for a in result["actions"]] == ["none"] * 3
+    observing = [call for call in host.calls if not call.startswith("systemctl show")]
+    assert observing == [f"systemctl is-active {' '.join(quadlet.service_name(n) for n in NAMES)}",
+                         BATCH]
+
+
+def test_after_an_action_the_next_units_are_asked_alone(paths: dict[str, Path]) -> None:
+    """A restart may change what the later units would observe: no stale answer is used."""
+    host = FakeHost()
+    all_running(host, paths, hashes=[OTHER_HASH, HASH, HASH])
+    for name, container_name in zip(NAMES[1:], CONTAINERS[1:]):
+        host.running(name, container_name)
+    result = run(host, settings(paths, [{"name": name} for name in NAMES]))
+    assert [a["action"] for a in result["actions"]] == ["restart", "none", "none"]
+    after = host.calls[host.calls.index("systemctl restart lgtm-glitchtip-postgres.service"):]
+    assert "systemctl is-active lgtm-glitchtip-web.service" in after
+    assert f"podman container inspect --format json {CONTAINERS[1]}" in after
+
+
+@pytest.mark.parametrize("answer", [
+    # An object missing: podman answers the others and fails.
+    (125, json.dumps([container(CONTAINERS[0])]), "Error: no such object"),
+    # A volume of the container's name (quadlet's systemd-<stem>), not the container.
+    (0, json.dumps([{"Name": CONTAINERS[0], "Driver": "local"},
+                    *(container(name) for name in CONTAINERS[1:]),
+                    {"Id": IMAGE_ID, "RepoTags": [IMAGE]}]), ""),
+    (0, "not json", ""),
+])
+def test_an_incomplete_batch_falls_back_to_one_call_per_unit(
+        paths: dict[str, Path], answer: tuple[int, str, str]) -> None:
+    host = FakeHost()
+    all_running(host, paths)
+    host.answers[BATCH] = answer
+    for name, container_name in zip(NAMES, CONTAINERS):
+        host.running(name, container_name)
+    result = run(host, settings(paths, [{"name": name} for name in NAMES]))
+    assert [a["action"] for a in result["actions"]] == ["none"] * 3
+    for container_name in CONTAINERS:
+        assert f"podman container inspect --format json {container_name}" in host.calls
+
+
+def test_an_is_active_answer_of_the_wrong_length_is_not_used(paths: dict[str, Path]) -> None:
+    host = FakeHost()
+    all_running(host, paths)
+    services = " ".join(quadlet.service_name(name) for name in NAMES)
+    host.answers[f"systemctl is-active {services}"] = (0, "active\n", "")
+    run(host, settings(paths, [{"name": name} for name in NAMES]))
+    assert BATCH not in host.calls
+    assert "systemctl is-active lgtm-glitchtip-web.service" in host.calls

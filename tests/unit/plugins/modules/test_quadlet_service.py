@@ -629,3 +629,21 @@ def test_a_timer_named_without_its_suffix_is_the_same_timer(host, listening, run
     host.forget_calls()
     again = run(with_timer(host, listening, schedule="weekly") | {"timers": ["lgtm-loki-backup"]})
     assert again["timers"] == {"daemon_reloaded": True, "started": []}
+
+
+def test_the_podman_version_is_asked_again_only_when_the_binary_changes(host, run, listening):
+    run(loki(host, listening))
+    host.forget_calls()
+    run(loki(host, listening))
+    assert "podman --version" not in host.calls(), "remembered in the state directory"
+    cache = host.tmp / "state" / "podman-version"
+    assert cache.read_text().endswith("\npodman version 5.4.2\n")
+    # An upgrade replaces the binary: a new file, a new identity.
+    podman = host.bin / "podman"
+    replaced = podman.read_bytes()
+    podman.unlink()
+    podman.write_bytes(replaced)
+    podman.chmod(0o755)
+    result = run(loki(host, listening))
+    assert host.calls().count("podman --version") == 1
+    assert result["podman_version"] == "5.4.2"
