@@ -12,6 +12,7 @@ runs the three in a row, as quadlet_unit does.
 # Managed hosts may run Python 3.9 (ansible-core's minimum for targets).
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -121,11 +122,10 @@ def remember_version(module: AnsibleModule, settings: Settings, plan: UnitPlan) 
     if not (directory and plan.version_record) or module.check_mode:
         return
     if os.path.isdir(directory):
-        try:
+        # Only a cache: if it cannot be written, the next call asks Podman again.
+        with contextlib.suppress(OSError):
             files.write_file(os.path.join(directory, VERSION_CACHE),
                              plan.version_record.encode(), None)
-        except OSError:
-            pass  # only a cache: the next call asks Podman again
 
 
 def find_quadlet_binary(configured: str | None, defaults: Sequence[str]) -> str:

@@ -232,11 +232,12 @@ class Reconciler:
         states = out.splitlines()
         if len(states) != len(services):
             return
+        # Lengths checked above; zip(strict=) is not in the hosts' Python 3.9.
         self.active_states = {service: state.strip() in ACTIVE_STATES
-                              for service, state in zip(services, states)}
+                              for service, state in zip(services, states)}  # noqa: B905
         containers: list[str] = []
         images: list[str] = []
-        for unit, service in zip(self.settings.units, services):
+        for unit, service in zip(self.settings.units, services):  # noqa: B905 - same list
             if (not self.active_states[service] or unit.state != "started"
                     or quadlet.unit_type_of(unit.name) != "container"):
                 continue
@@ -260,13 +261,16 @@ class Reconciler:
         objects = [item if isinstance(item, dict) else {} for item in found]
         # Plain inspect answers a volume of the same name when the container is gone
         # (quadlet names one systemd-<stem>): each must be the container asked for.
+        asked = containers + images  # as many as objects, checked above
+        pairs = list(zip(asked, objects))  # noqa: B905
         if not all(item.get("Name") == name and "ImageName" in item
-                   for item, name in zip(objects, containers)):
+                   for name, item in pairs[:len(containers)]):
             return
-        if not all("RepoTags" in item and item.get("Id") for item in objects[len(containers):]):
+        if not all("RepoTags" in item and item.get("Id")
+                   for _name, item in pairs[len(containers):]):
             return
-        self.containers = dict(zip(containers, objects))
-        for image, item in zip(images, objects[len(containers):]):
+        self.containers = dict(pairs[:len(containers)])
+        for image, item in pairs[len(containers):]:
             image_id = normalize_id(item.get("Id"))
             if image_id is not None:
                 self.image_ids[image] = image_id

@@ -251,7 +251,7 @@ def all_running(host: FakeHost, paths: dict[str, Path], hashes: list[str] | None
     host.answers[f"systemctl is-active {' '.join(services)}"] = (
         0, "active\n" * len(NAMES), "")
     found = [container(name, config_hash)
-             for name, config_hash in zip(CONTAINERS, hashes or [HASH] * len(NAMES))]
+             for name, config_hash in zip(CONTAINERS, hashes or [HASH] * len(NAMES), strict=True)]
     host.answers[BATCH] = (0, json.dumps([*found, {"Id": IMAGE_ID, "RepoTags": [IMAGE]}]), "")
 
 
@@ -269,7 +269,7 @@ def test_after_an_action_the_next_units_are_asked_alone(paths: dict[str, Path]) 
     """A restart may change what the later units would observe: no stale answer is used."""
     host = FakeHost()
     all_running(host, paths, hashes=[OTHER_HASH, HASH, HASH])
-    for name, container_name in zip(NAMES[1:], CONTAINERS[1:]):
+    for name, container_name in zip(NAMES[1:], CONTAINERS[1:], strict=True):
         host.running(name, container_name)
     result = run(host, settings(paths, [{"name": name} for name in NAMES]))
     assert [a["action"] for a in result["actions"]] == ["restart", "none", "none"]
@@ -292,7 +292,7 @@ def test_an_incomplete_batch_falls_back_to_one_call_per_unit(
     host = FakeHost()
     all_running(host, paths)
     host.answers[BATCH] = answer
-    for name, container_name in zip(NAMES, CONTAINERS):
+    for name, container_name in zip(NAMES, CONTAINERS, strict=True):
         host.running(name, container_name)
     result = run(host, settings(paths, [{"name": name} for name in NAMES]))
     assert [a["action"] for a in result["actions"]] == ["none"] * 3
