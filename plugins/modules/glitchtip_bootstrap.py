@@ -71,7 +71,7 @@ options:
         reach the script in its environment, never on a command line.
       - The script's last line is C(lgtm-admin) followed by a colon and V(created), V(updated)
         or V(unchanged); it gets C(LGTM_CHECK=true) in check mode and then only reports.
-      - The shell runs only when the API refuses O(email) and O(password) (HTTP 400): a login
+      - The shell runs only when the API refuses O(email) and O(password) (HTTP 400). A login
         that passes proves the user is there, active, with this password, and starting Django's
         shell is the slowest step of a run. A user that logs in but was demoted by hand is left
         as it is.

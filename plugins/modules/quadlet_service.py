@@ -107,7 +107,7 @@ options:
       - The role's setting checks, each a mapping of C(variable) and C(value) with a C(kind)
         (V(port), V(size), V(duration), V(go_duration)) or a C(valid) boolean and its C(expected)
         text, as P(lgtm.stack.setting_problems#filter) takes them.
-      - They run on the controller, in the action plugin, before the host is contacted: a failing
+      - They run on the controller, in the action plugin, before the host is contacted. A failing
         one fails the task naming every problem (RV(problems)), and nothing changes. The module on
         the host never sees them.
     type: list
@@ -152,7 +152,7 @@ options:
             file can hold a secret generated on the host without the value ever reaching the
             controller. Each O(files[].fill[].placeholder) in the content is replaced by the
             secret's value as this call leaves it (kept, given or generated).
-          - A file with O(files[].fill) is secret: never returned or diffed.
+          - A file with O(files[].fill) is secret, never returned or diffed.
         type: list
         elements: dict
         suboptions:

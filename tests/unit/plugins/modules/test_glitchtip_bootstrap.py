@@ -300,6 +300,7 @@ def podman(tmp_path, monkeypatch):
     (bin_dir / "podman").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     monkeypatch.delenv("FAKE_ADMIN", raising=False)
+
     def calls() -> list[dict[str, Any]]:
         return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
@@ -343,8 +344,8 @@ def test_check_mode_with_no_admin_yet_stops_before_the_api(glitchtip, run, no_ad
     assert glitchtip.orgs == [] and glitchtip.posts == []
 
 
-def test_a_failing_admin_script_names_the_user_and_the_error(glitchtip, run, no_admin_yet,
-                                                            monkeypatch):
+def test_a_failing_admin_script_names_the_user_and_the_error(
+        glitchtip, run, no_admin_yet, monkeypatch):
     monkeypatch.setenv("FAKE_ADMIN", "broken")
     result = run(admin=ADMIN)
     assert result["failed"] is True
