@@ -28,6 +28,8 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         module_args = dict(self._task.args)
         checks = module_args.pop("checks", None) or []
+        if module_args.get("state") == "absent":
+            checks = []  # removal needs no settings checked, and must not be held up by one
         if not isinstance(checks, list):
             raise AnsibleActionFail("checks must be a list of setting checks")
         try:

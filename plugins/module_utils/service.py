@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -321,6 +322,58 @@ def settle_units(
         else:
             unit_plan.new_texts[unit["name"]] = text
             result["changed"] = True
+
+
+def remove(
+    module: AnsibleModule, params: Mapping[str, Any], paths: Paths, result: dict[str, Any]
+) -> None:
+    """state=absent: stop the units in reverse order, remove their files, daemon-reload when
+    one was removed, and remove the directories only with remove_data (data outlives the
+    service unless asked). Every step honours check mode; raises ServiceError naming the
+    phase."""
+    names = [unit["name"] for unit in params.get("units") or []][::-1]
+    phase = "reconcile"
+    try:
+        stopping = reconcile.new_result()
+        result["reconcile"] = stopping
+        reconcile.Reconciler(module, reconcile.Settings(
+            units=tuple(reconcile.Unit(name, state="stopped") for name in names),
+            unit_dir=paths.unit_dir, state_dir=paths.state_dir,
+            systemd_run_dir=paths.systemd_run_dir,
+        )).reconcile(stopping)
+        result["changed"] = bool(stopping.pop("changed"))
+
+        phase = "units"
+        unit_settings = quadlet_units.Settings(unit_dir=paths.unit_dir,
+                                               systemd_run_dir=paths.systemd_run_dir)
+        entries = [{"name": name, "state": "absent"} for name in names]
+        unit_plan = quadlet_units.plan_units(module, unit_settings, entries)
+        result["units"] = quadlet_units.write_units(module, unit_settings, entries, unit_plan)
+        removed_units = any(unit["changed"] for unit in result["units"])
+        result["changed"] = result["changed"] or removed_units
+
+        phase = "reconcile"
+        if removed_units and not module.check_mode:
+            reloading = reconcile.new_result()
+            reconcile.Reconciler(module, reconcile.Settings(
+                units=(), unit_dir=paths.unit_dir, state_dir=paths.state_dir,
+                daemon_reload=True, systemd_run_dir=paths.systemd_run_dir,
+            )).reconcile(reloading)
+            stopping["daemon_reloaded"] = bool(reloading["daemon_reloaded"])
+
+        phase = "write"
+        directories = [entry["path"] for entry in params.get("directories") or []]
+        removed = files.plan_removals(directories) if params.get("remove_data") else []
+        result["removed"] = removed
+        result["changed"] = result["changed"] or bool(removed)
+        if not module.check_mode:
+            for path in removed:
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path)
+                elif os.path.lexists(path):
+                    os.unlink(path)
+    except (quadlet_units.PreflightError, reconcile.ReconcileError, OSError, ValueError) as exc:
+        raise ServiceError(phase, str(exc)) from None
 
 
 def run(

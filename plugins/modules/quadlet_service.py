@@ -34,6 +34,20 @@ options:
     description: The service, used in messages.
     type: str
     required: true
+  state:
+    description:
+      - V(present) deploys the service as the other options say.
+      - V(absent) removes it in one call. The units of O(units) are stopped in reverse order
+        and their files removed, with a C(daemon-reload) when one was removed. The directories of
+        O(directories) are removed only with O(remove_data). The other options are not used.
+    type: str
+    choices: [present, absent]
+    default: present
+  remove_data:
+    description:
+      - With O(state=absent), also remove every directory of O(directories) and what is in it.
+    type: bool
+    default: false
   directories:
     description:
       - Directories to create and keep at their owner, group and mode, as in
@@ -565,6 +579,8 @@ OWNERSHIP: dict[str, dict[str, Any]] = {
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "name": {"type": "str", "required": True},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "remove_data": {"type": "bool", "default": False},
     "directories": {
         "type": "list", "elements": "dict", "default": [],
         "options": {
@@ -678,7 +694,10 @@ def main() -> None:
     )
     result = service.new_result()
     try:
-        service.run(module, params, paths, result)
+        if params["state"] == "absent":
+            service.remove(module, params, paths, result)
+        else:
+            service.run(module, params, paths, result)
     except service.ServiceError as exc:
         module.fail_json(msg=f"{params['name']}: {exc.phase}: {exc}", phase=exc.phase, **result)
     module.exit_json(**result)

@@ -57,3 +57,10 @@ def test_no_checks_is_the_module_alone() -> None:
 def test_malformed_checks_fail_the_task(checks: Any) -> None:
     with pytest.raises(AnsibleActionFail, match="checks"):
         run({**CALL, "checks": checks})
+
+
+def test_removal_is_not_held_up_by_a_bad_setting() -> None:
+    checks = [{"variable": "loki_http_port", "value": "70000", "kind": "port"}]
+    result, execute = run({**CALL, "state": "absent", "checks": checks})
+    assert result.get("failed") is not True
+    assert execute.call_args.kwargs["module_args"] == {**CALL, "state": "absent"}

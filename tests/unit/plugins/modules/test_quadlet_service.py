@@ -647,3 +647,50 @@ def test_the_podman_version_is_asked_again_only_when_the_binary_changes(host, ru
     result = run(loki(host, listening))
     assert host.calls().count("podman --version") == 1
     assert result["podman_version"] == "5.4.2"
+
+
+# --- state: absent, the removal in the same call ---------------------------------------
+
+
+def two_units(host: Host, port: int) -> dict:
+    params = loki(host, port)
+    params["units"].append({"name": "lgtm-loki-sidecar.container", "sections": {
+        "Container": {"Image": IMAGE, "ContainerName": "lgtm-loki-sidecar"}}})
+    return params
+
+
+def test_absent_stops_in_reverse_removes_the_units_and_keeps_the_data(host, run, listening):
+    run(two_units(host, listening))
+    host.forget_calls()
+    result = run({**two_units(host, listening), "state": "absent"})
+    assert result["changed"] is True
+    stops = [call for call in host.calls() if call.startswith("systemctl stop")]
+    assert stops == ["systemctl stop lgtm-loki-sidecar.service", "systemctl stop lgtm-loki.service"]
+    assert not (host.units / "lgtm-loki.container").exists()
+    assert not (host.units / "lgtm-loki-sidecar.container").exists()
+    assert "systemctl daemon-reload" in host.calls()
+    assert host.etc.is_dir() and host.data.is_dir(), "data outlives the service"
+    assert result["removed"] == []
+    host.forget_calls()
+    again = run({**two_units(host, listening), "state": "absent"})
+    assert again["changed"] is False
+    assert host.mutating() == []
+
+
+def test_absent_with_remove_data_removes_the_directories(host, run, listening):
+    run(loki(host, listening))
+    (host.data / "chunks").mkdir()
+    result = run({**loki(host, listening), "state": "absent", "remove_data": True})
+    assert sorted(result["removed"]) == sorted([str(host.etc), str(host.data)])
+    assert not host.etc.exists() and not host.data.exists()
+
+
+def test_absent_in_check_mode_reports_and_removes_nothing(host, run, listening):
+    run(loki(host, listening))
+    before = host.tree()
+    host.forget_calls()
+    result = run({**loki(host, listening), "state": "absent", "remove_data": True}, check=True)
+    assert result["changed"] is True
+    assert result["reconcile"]["actions"][0]["action"] == "stop"
+    assert host.tree() == before
+    assert host.mutating() == []
