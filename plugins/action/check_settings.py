@@ -111,10 +111,8 @@ class ActionModule(ActionBase):
         self, tmp: str | None = None, task_vars: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
-        validation = ArgumentSpecValidator(ARGUMENT_SPEC).validate(self._task.args)
-        if validation.error_messages:
-            raise AnsibleActionFail("; ".join(validation.error_messages))
-        roles = list(dict.fromkeys(validation.validated_parameters["roles"]))
+        _validation, params = self.validate_argument_spec(ARGUMENT_SPEC)
+        roles = list(dict.fromkeys(params["roles"]))
         unknown = [role for role in roles if role not in ROLE_SPECS]
         if unknown:
             raise AnsibleActionFail(

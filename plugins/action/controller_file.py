@@ -15,8 +15,8 @@ import tempfile
 from typing import Any
 
 from ansible.errors import AnsibleActionFail
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
+from ansible_collections.lgtm.stack.plugins.module_utils import files
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "dest": {"type": "path", "required": True},
@@ -28,12 +28,9 @@ ARGUMENT_SPEC: dict[str, Any] = {
 
 def octal_mode(name: str, value: str) -> int:
     try:
-        mode = int(value, 8)
-    except ValueError:
-        raise AnsibleActionFail(f"{name}={value!r} is not an octal mode such as 0600") from None
-    if not 0 <= mode <= 0o7777:
-        raise AnsibleActionFail(f"{name}={value!r} is not an octal mode such as 0600")
-    return mode
+        return files.parse_mode(value, name)
+    except files.ConfigError as error:
+        raise AnsibleActionFail(f"{error} (an octal mode such as 0600)") from None
 
 
 def current(path: str) -> tuple[bytes | None, int | None]:
@@ -69,10 +66,7 @@ class ActionModule(ActionBase):
         self, tmp: str | None = None, task_vars: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
-        validation = ArgumentSpecValidator(ARGUMENT_SPEC).validate(self._task.args)
-        if validation.error_messages:
-            raise AnsibleActionFail("; ".join(validation.error_messages))
-        params = validation.validated_parameters
+        _validation, params = self.validate_argument_spec(ARGUMENT_SPEC)
         dest = os.path.expanduser(params["dest"])
         mode = octal_mode("mode", params["mode"])
         directory_mode = octal_mode("directory_mode", params["directory_mode"])

@@ -79,8 +79,8 @@ def test_an_existing_directory_keeps_its_mode(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("args, message", [
-    ({"dest": "/tmp/x", "content": "x", "mode": "rw"}, "mode='rw' is not an octal mode"),
-    ({"dest": "/tmp/x", "content": "x", "mode": "77777"}, "mode='77777' is not an octal mode"),
+    ({"dest": "/tmp/x", "content": "x", "mode": "rw"}, "mode 'rw' is not an octal number"),
+    ({"dest": "/tmp/x", "content": "x", "mode": "77777"}, "mode '77777' is out of range"),
     ({"content": "x"}, "dest"),
     ({"dest": "/tmp/x", "content": "x", "owner": "root"}, "owner"),
 ])
