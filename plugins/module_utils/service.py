@@ -32,6 +32,7 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lgtm.stack.plugins.module_utils import (
     files,
+    postgres,
     quadlet,
     quadlet_units,
     reconcile,
@@ -41,7 +42,8 @@ from ansible_collections.lgtm.stack.plugins.module_utils import (
 from ansible_collections.lgtm.stack.plugins.module_utils.text_file import read_text
 
 ACTIONS = ("restart", "reload", "none")
-PHASES = ("expand", "plan", "units", "validate", "write", "reconcile", "timers", "wait")
+PHASES = ("expand", "plan", "units", "validate", "postgres", "write", "reconcile", "timers",
+          "wait")
 
 
 class ServiceError(Exception):
@@ -324,6 +326,26 @@ def settle_units(
             result["changed"] = True
 
 
+def carry_postgres_passwords(
+    module: AnsibleModule, secrets: Sequence[Mapping[str, Any]], files_plan: files.Plan
+) -> list[dict[str, Any]]:
+    """Each secret with postgres: its value, as this call leaves it, carried into the role
+    in the running container (module_utils/postgres.py). Every run, not only on a change:
+    a run that died between writing the secret and carrying it is finished by the next."""
+    wanted = [entry for entry in secrets if entry.get("postgres")]
+    if not wanted:
+        return []
+    values = files.secret_values(files_plan.secrets)
+    carried = []
+    for entry in wanted:
+        database = entry["postgres"]
+        outcome = postgres.carry(module, database["container"], database["user"],
+                                 values[entry["path"]], database.get("database") or "postgres")
+        carried.append({"secret": entry["path"], "container": database["container"],
+                        "user": database["user"], **outcome})
+    return carried
+
+
 def remove(
     module: AnsibleModule, params: Mapping[str, Any], paths: Paths, result: dict[str, Any]
 ) -> None:
@@ -417,6 +439,12 @@ def run(
         phase = "validate"
         result["validated"] = files.validate(module, files_plan)
 
+        phase = "postgres"
+        # Before any file or unit that reads a changed password is written or restarted.
+        carried = carry_postgres_passwords(module, params.get("secrets") or [], files_plan)
+        if carried:
+            result["postgres"] = carried
+
         phase = "write"
         summary = files_plan.summary()
         result.update(
@@ -426,7 +454,7 @@ def run(
             files=summary["files"],
             removed=summary["removed"],
         )
-        result["changed"] = files_plan.changed
+        result["changed"] = files_plan.changed or any(item["changed"] for item in carried)
         files.write_files(module, files_plan)
         if not module.check_mode:
             settle_units(expanded.units, unit_plan)
@@ -491,6 +519,7 @@ def run(
     except ServiceError:
         raise
     except (
+        postgres.PostgresError,
         files.ConfigError,
         quadlet_units.PreflightError,
         reconcile.ReconcileError,

@@ -89,20 +89,8 @@ login:
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_text
+from ansible_collections.lgtm.stack.plugins.module_utils import postgres
 from ansible_collections.lgtm.stack.plugins.module_utils.text_file import read_text
-
-AUTH_FAILED = "password authentication failed"
-# Running, then each network's address.
-INSPECT_FORMAT = "{{.State.Running}}{{range .NetworkSettings.Networks}} {{.IPAddress}}{{end}}"
-
-
-def sql_literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def sql_identifier(value: str) -> str:
-    return '"' + value.replace('"', '""') + '"'
 
 
 def main() -> None:
@@ -130,42 +118,12 @@ def main() -> None:
         if password is None:
             module.exit_json(msg=f"no {params['password_file']} yet: nothing to carry", **result)
         module.no_log_values.add(password)
-    podman = module.get_bin_path("podman", required=True)
-
-    rc, out, _err = module.run_command(
-        [podman, "container", "inspect", "--format", INSPECT_FORMAT, params["container"]])
-    fields = to_text(out).split()
-    if rc != 0 or len(fields) < 2 or fields[0] != "true":
-        module.exit_json(**result)
-    result["running"] = True
-
-    rc, _out, err = module.run_command(
-        [podman, "exec", "--env=PGPASSWORD", params["container"], "psql",
-         f"--host={fields[1]}", f"--username={params['user']}", f"--dbname={params['database']}",
-         "--tuples-only", "--command=SELECT 1"],
-        environ_update={"PGPASSWORD": password},
-    )
-    error = to_text(err).strip()
-    if rc == 0:
-        result["login"] = "ok"
-        module.exit_json(**result)
-    if AUTH_FAILED not in error:
-        result["login"] = error.splitlines()[-1] if error else f"psql exited {rc}"
-        module.exit_json(**result)
-
-    result.update(login=AUTH_FAILED, changed=True)
-    if not module.check_mode:
-        statement = (f"ALTER ROLE {sql_identifier(params['user'])}"
-                     f" PASSWORD {sql_literal(password)};\n")
-        rc, out, err = module.run_command(
-            [podman, "exec", "--interactive", params["container"], "psql",
-             f"--username={params['user']}", f"--dbname={params['database']}", "--quiet",
-             "--set=ON_ERROR_STOP=1"],
-            data=statement, binary_data=True)
-        if rc != 0:
-            module.fail_json(msg=f"setting the password of {params['user']} in "
-                                 f"{params['container']} failed (rc={rc}): "
-                                 f"{to_text(err or out).strip()}", **result)
+    try:
+        result = postgres.carry(module, params["container"], params["user"], password,
+                                params["database"])
+    except postgres.PostgresError as error:
+        module.fail_json(msg=str(error), running=True, login=postgres.AUTH_FAILED,
+                         changed=True)
     module.exit_json(**result)
 
 

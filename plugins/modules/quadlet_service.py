@@ -116,6 +116,30 @@ options:
       unit:
         description: A change of the secret restarts this unit of O(units).
         type: str
+      postgres:
+        description:
+          - The secret is the password of a role in a running PostgreSQL container. PostgreSQL's
+            image applies its password only to an empty data directory, so on every call, after
+            the candidates passed and before any file or unit is written, the module logs in with
+            the secret's value (as the call leaves it) on the container's network address and sets
+            it with C(ALTER ROLE) only when PostgreSQL refuses it, as
+            M(lgtm.stack.postgres_password) does. A container that is not running is left alone.
+          - Checked every call, so a call that died after writing the secret is finished by the
+            next. The outcome is in RV(postgres); in check mode nothing is set.
+        type: dict
+        suboptions:
+          container:
+            description: The PostgreSQL container's name.
+            type: str
+            required: true
+          user:
+            description: The role whose password the secret is.
+            type: str
+            required: true
+          database:
+            description: The database the login and the statement connect to.
+            type: str
+            default: postgres
   checks:
     description:
       - The role's setting checks, each a mapping of C(variable) and C(value) with a C(kind)
@@ -490,9 +514,17 @@ expanded:
 phase:
   description: >-
     The phase that failed (checks, on the controller; then expand, plan, units, validate,
-    write, reconcile, timers, wait).
+    postgres, write, reconcile, timers, wait).
   returned: failure
   type: str
+postgres:
+  description:
+    - Per secret with O(secrets[].postgres) its path, container, user, whether the container was
+      C(running), the C(login) outcome (V(ok), V(password authentication failed) or another
+      failure's last line) and whether the password was (or would be) set.
+  returned: when a secret has O(secrets[].postgres)
+  type: list
+  elements: dict
 problems:
   description: Every failing setting check of O(checks), named by its variable.
   returned: when a check failed
@@ -600,6 +632,14 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
             "length": {"type": "int", "default": 32, "no_log": False},
             "mode": {"type": "str", "default": "0600"},
             "unit": {"type": "str"},
+            "postgres": {
+                "type": "dict",
+                "options": {
+                    "container": {"type": "str", "required": True},
+                    "user": {"type": "str", "required": True},
+                    "database": {"type": "str", "default": "postgres"},
+                },
+            },
             **OWNERSHIP,
         },
     },

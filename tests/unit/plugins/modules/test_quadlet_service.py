@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from ansible_collections.lgtm.stack.plugins.module_utils import quadlet
+from ansible_collections.lgtm.stack.plugins.module_utils import quadlet, service
 from ansible_collections.lgtm.stack.plugins.modules import quadlet_service
 
 IMAGE = "docker.io/grafana/loki:3.5.0"
@@ -693,4 +693,69 @@ def test_absent_in_check_mode_reports_and_removes_nothing(host, run, listening):
     assert result["changed"] is True
     assert result["reconcile"]["actions"][0]["action"] == "stop"
     assert host.tree() == before
+    assert host.mutating() == []
+
+
+# --- secrets[].postgres: the database password carried before anything reads it ---------
+
+
+@pytest.fixture
+def carried(monkeypatch):
+    """postgres.carry's calls (its own logic has test_postgres_password.py); each answers
+    as the test sets: a dict, or an exception to raise."""
+    calls: list[dict] = []
+    answer: dict = {"outcome": {"changed": False, "running": True, "login": "ok"}}
+
+    def carry(module, container, user, password, database="postgres"):
+        calls.append({"container": container, "user": user, "password": password,
+                      "database": database, "check": module.check_mode})
+        if isinstance(answer["outcome"], Exception):
+            raise answer["outcome"]
+        return dict(answer["outcome"])
+
+    monkeypatch.setattr(service.postgres, "carry", carry)
+    return calls, answer
+
+
+def with_database(host: Host, port: int, password: str | None = None) -> dict:
+    params = with_env(host, port, password)
+    params["secrets"][-1]["postgres"] = {"container": "lgtm-db", "user": "app"}
+    return params
+
+
+def test_the_password_as_the_call_leaves_it_is_carried_every_run(host, run, listening, carried):
+    calls, _answer = carried
+    first = run(with_database(host, listening))
+    generated = (host.etc / "db_password").read_text()
+    assert calls[-1] == {"container": "lgtm-db", "user": "app", "password": generated,
+                         "database": "postgres", "check": False}
+    assert first["postgres"][0]["login"] == "ok"
+    again = run(with_database(host, listening))
+    assert len(calls) == 2 and again["changed"] is False
+    assert generated not in json.dumps(first) + json.dumps(again)
+
+
+def test_a_refused_password_set_is_a_change_and_in_check_mode_only_reported(
+        host, run, listening, carried):
+    calls, answer = carried
+    run(with_database(host, listening))
+    answer["outcome"] = {"changed": True, "running": True,
+                         "login": "password authentication failed"}
+    predicted = run(with_database(host, listening, password="n3w"), check=True)
+    assert predicted["changed"] is True and calls[-1]["check"] is True
+    assert calls[-1]["password"] == "n3w", "the value the call would write"
+    assert (host.etc / "db_password").read_text() != "n3w"
+
+
+def test_a_failing_alter_role_stops_before_the_files_and_the_units(host, run, listening, carried):
+    _calls, answer = carried
+    run(with_database(host, listening))
+    env_before = (host.etc / "app.env").read_text()
+    host.forget_calls()
+    answer["outcome"] = service.postgres.PostgresError(
+        "setting the password of app in lgtm-db failed")
+    result = run(with_database(host, listening, password="n3w"))
+    assert result["failed"] is True and result["phase"] == "postgres"
+    assert "lgtm-db" in result["msg"]
+    assert (host.etc / "app.env").read_text() == env_before
     assert host.mutating() == []
