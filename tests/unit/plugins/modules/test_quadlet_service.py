@@ -702,15 +702,16 @@ def test_absent_in_check_mode_reports_and_removes_nothing(host, run, listening):
 @pytest.fixture
 def carried(monkeypatch):
     """postgres.carry's calls (its own logic has test_postgres_password.py); each answers
-    as the test sets: a dict, or an exception to raise."""
+    as the test sets: answer["outcome"], or answer["errors"][0] raised."""
     calls: list[dict] = []
-    answer: dict = {"outcome": {"changed": False, "running": True, "login": "ok"}}
+    answer: dict = {"outcome": {"changed": False, "running": True, "login": "ok"}, "errors": []}
 
     def carry(module, container, user, password, database="postgres"):
         calls.append({"container": container, "user": user, "password": password,
                       "database": database, "check": module.check_mode})
-        if isinstance(answer["outcome"], Exception):
-            raise answer["outcome"]
+        errors: list[Exception] = answer["errors"]
+        if errors:
+            raise errors[0]
         return dict(answer["outcome"])
 
     monkeypatch.setattr(service.postgres, "carry", carry)
@@ -752,8 +753,8 @@ def test_a_failing_alter_role_stops_before_the_files_and_the_units(host, run, li
     run(with_database(host, listening))
     env_before = (host.etc / "app.env").read_text()
     host.forget_calls()
-    answer["outcome"] = service.postgres.PostgresError(
-        "setting the password of app in lgtm-db failed")
+    answer["errors"].append(service.postgres.PostgresError(
+        "setting the password of app in lgtm-db failed"))
     result = run(with_database(host, listening, password="n3w"))
     assert result["failed"] is True and result["phase"] == "postgres"
     assert "lgtm-db" in result["msg"]
