@@ -474,7 +474,6 @@ ROLE_SPECS: dict[str, dict[str, Any]] = {
                                        'after': {'type': 'list',
                                                  'elements': 'str',
                                                  'default': []}}},
-        'quadlet_setting_checks': {'type': 'list', 'elements': 'dict', 'default': []},
         'quadlet_wait_timeout': {'type': 'int', 'default': 180},
         'quadlet_remove_data': {'type': 'bool', 'default': False},
         'quadlet_unit_dir': {'type': 'path', 'default': '/etc/containers/systemd'},

@@ -140,17 +140,6 @@ options:
             description: The database the login and the statement connect to.
             type: str
             default: postgres
-  checks:
-    description:
-      - The role's setting checks, each a mapping of C(variable) and C(value) with a C(kind)
-        (V(port), V(size), V(duration), V(go_duration)) or a C(valid) boolean and its C(expected)
-        text, as P(lgtm.stack.setting_problems#filter) takes them.
-      - They run on the controller, in the action plugin, before the host is contacted. A failing
-        one fails the task naming every problem (RV(problems)), and nothing changes. The module on
-        the host never sees them.
-    type: list
-    elements: dict
-    default: []
   files:
     description: Config files, as in M(lgtm.stack.config_files), each with the unit it belongs to.
     type: list
@@ -513,8 +502,8 @@ expanded:
   type: dict
 phase:
   description: >-
-    The phase that failed (checks, on the controller; then expand, plan, units, validate,
-    postgres, write, reconcile, timers, wait).
+    The phase that failed (expand, plan, units, validate, postgres, write, reconcile, timers,
+    wait).
   returned: failure
   type: str
 postgres:
@@ -525,12 +514,6 @@ postgres:
   returned: when a secret has O(secrets[].postgres)
   type: list
   elements: dict
-problems:
-  description: Every failing setting check of O(checks), named by its variable.
-  returned: when a check failed
-  type: list
-  elements: str
-  sample: ["loki_http_port=70000 is invalid: a port from 1 to 65535"]
 podman_version:
   description: The host's Podman version, when a unit made the module ask.
   returned: when asked
@@ -643,8 +626,6 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
             **OWNERSHIP,
         },
     },
-    # Run and removed by the action plugin; here so that the spec matches the documentation.
-    "checks": {"type": "list", "elements": "dict", "default": []},
     "files": {
         "type": "list", "elements": "dict", "default": [],
         "options": {
