@@ -140,3 +140,10 @@ def test_a_password_file_not_written_yet_tries_nothing(podman, run, tmp_path):
 def test_password_and_password_file_are_one_or_the_other(podman, run, tmp_path):
     result = run(password=PASSWORD, password_file=str(tmp_path / "x"))
     assert result["failed"] is True and "mutually exclusive" in result["msg"]
+
+
+def test_without_podman_there_is_no_container_to_carry_into(run, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    result = run()
+    assert result == {**result, "changed": False, "running": False}
+    assert "failed" not in result
