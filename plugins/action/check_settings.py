@@ -9,14 +9,13 @@ here: no module, no host, no template compiled per setting.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
-from ansible_collections.lgtm.stack.plugins.module_utils import catalog
+from ansible_collections.lgtm.stack.plugins.module_utils import catalog, setting_checks
 from ansible_collections.lgtm.stack.plugins.module_utils.role_specs import ROLE_SPECS
 
 ARGUMENT_SPEC: dict[str, Any] = {
@@ -44,15 +43,17 @@ def spec_problems(role: str, values: Mapping[str, Any]) -> list[str]:
 
 
 def duration_problems(services: Sequence[str], values: Mapping[str, Any]) -> list[str]:
+    """Durations as the roles' own checks judge them (setting_checks), named by service."""
     problems = []
     for service in services:
         durations = catalog.SERVICES[service].durations if service in catalog.SERVICES else {}
         for name, kind in durations.items():
             if name not in values:
                 continue
-            shape = catalog.DURATION_KINDS[kind]
-            if not re.match(shape["pattern"], str(values[name])):
-                problems.append(f"{service}: {name}={values[name]} is invalid: {shape['expected']}")
+            passed, expected = setting_checks.check_one(
+                {"variable": name, "value": values[name], "kind": kind})
+            if not passed:
+                problems.append(f"{service}: {name}={values[name]} is invalid: {expected}")
     return problems
 
 
@@ -62,17 +63,11 @@ def tls_problems(services: Sequence[str], values: Mapping[str, Any]) -> list[str
     names = ["lgtm_tls_enabled"] + [name for name, _marker in TLS_TEXTS]
     if not serving or any(name in values and values[name] is UNRESOLVED for name in names):
         return []
-    if not truthy(values.get("lgtm_tls_enabled", False)):
+    if not setting_checks.truthy(values.get("lgtm_tls_enabled", False)):
         return []
     return [f'{name} must be PEM text containing "{marker}" because lgtm_tls_enabled is true'
             f" and this host runs {', '.join(serving)}"
             for name, marker in TLS_TEXTS if marker not in str(values.get(name) or "")]
-
-
-def truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("yes", "on", "1", "true", "y", "t")
-    return bool(value)
 
 
 class Unresolved:

@@ -246,7 +246,7 @@ class Reconciler:
                 continue
             containers.append(self.container_of(unit, parsed))
             image = quadlet.last_value(parsed, "Container", "Image")
-            if image and not image.endswith((".image", ".build")) and image not in images:
+            if self.inspectable(image) and image not in images:
                 images.append(image)
         if not containers:
             return
@@ -298,9 +298,13 @@ class Reconciler:
             data = data[0] if data else None
         return data if isinstance(data, dict) else None
 
-    def image_id(self, image: str | None) -> str | None:
+    @staticmethod
+    def inspectable(image: str | None) -> bool:
         # References to .image/.build units are not image names podman can inspect.
-        if not image or image.endswith((".image", ".build")):
+        return bool(image) and not str(image).endswith((".image", ".build"))
+
+    def image_id(self, image: str | None) -> str | None:
+        if not self.inspectable(image):
             return None
         if image in self.image_ids:
             return self.image_ids[image]
