@@ -83,10 +83,11 @@ def preflight(probe: dict[str, Any]) -> dict[str, Any]:
         "inventory_hostname": HOST,
         "preflight_host_services": ["loki"],
     }
-    report = load_file(ROLES / "preflight/tasks/report.yml")[0]["ansible.builtin.assert"]
+    failure, success = load_file(ROLES / "preflight/tasks/report.yml")[:2]
     templar = Templar(loader=DataLoader(), variables=scope)
     problems = templar.template(scope["preflight_problems"])
-    message = report["success_msg"] if not problems else report["fail_msg"]
+    report = failure["ansible.builtin.fail"] if problems else success["ansible.builtin.debug"]
+    message = report["msg"]
     return {
         "problems": problems,
         "report": templar.template(message),
