@@ -3,7 +3,7 @@
 Run in its own interpreter (the test starts it): it installs Ansible's collection
 loader, which must not leak into the other unit tests' imports. Reads a JSON list of
 cases ({role, vars}) from the file named by its argument. For each, it finds the role's
-call of the quadlet core that deploys (include_role lgtm.stack.quadlet with
+call of the quadlet core that deploys (import_role lgtm.stack.quadlet with
 quadlet_units), renders the `units` argument of the core's one module call
 (tasks/service.yml, lgtm.stack.quadlet_service) with the role's defaults and vars and
 the call's vars, and prints it, or the error, with what the core's argument
@@ -40,7 +40,7 @@ def core_call(role: str) -> dict[str, Any]:
     """The vars of the role's include of the quadlet core that deploys its units."""
     for path in sorted((ROLES / role / "tasks").glob("*.yml")):
         for task in load_file(path) or []:
-            include = task.get("ansible.builtin.include_role") or {}
+            include = task.get("ansible.builtin.import_role") or {}
             variables = task.get("vars") or {}
             if (
                 include.get("name") == "lgtm.stack.quadlet"
