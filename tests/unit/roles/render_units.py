@@ -37,7 +37,7 @@ def load(path: Path) -> dict[str, Any]:
 
 
 def core_call(role: str) -> dict[str, Any]:
-    """The vars of the role's include of the quadlet core that deploys its units."""
+    """The vars of the role's import of the quadlet core that deploys its units."""
     for path in sorted((ROLES / role / "tasks").glob("*.yml")):
         for task in load_file(path) or []:
             include = task.get("ansible.builtin.import_role") or {}

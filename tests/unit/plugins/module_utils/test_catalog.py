@@ -54,12 +54,21 @@ def test_every_role_and_service_is_known():
     assert sorted(cat.DEPLOYMENT_ORDER) == sorted(SERVICES) == sorted(cat.SUMMARY_ORDER)
 
 
+def site_plays() -> list[dict]:
+    return yaml.safe_load((ROOT / "playbooks/site.yml").read_text())
+
+
+def imported_roles(plays: list[dict]) -> dict[str, dict]:
+    """site.yml's roles that its plays import as tasks, by name without the namespace."""
+    return {task["ansible.builtin.import_role"]["name"].removeprefix("lgtm.stack."):
+            task["ansible.builtin.import_role"] for play in plays
+            for task in play.get("tasks", []) if "ansible.builtin.import_role" in task}
+
+
 def test_the_deployment_order_is_site_yml_s():
-    plays = yaml.safe_load((ROOT / "playbooks/site.yml").read_text())
-    names = [role["role"] for play in plays for role in play.get("roles", [])]
-    names += [task["ansible.builtin.import_role"]["name"] for play in plays
-              for task in play.get("tasks", []) if "ansible.builtin.import_role" in task]
-    roles = [name.removeprefix("lgtm.stack.") for name in names]
+    plays = site_plays()
+    roles = [role["role"].removeprefix("lgtm.stack.") for play in plays
+             for role in play.get("roles", [])] + list(imported_roles(plays))
     assert [role for role in roles if role in SERVICES] == list(cat.DEPLOYMENT_ORDER)
 
 
@@ -67,10 +76,8 @@ def test_site_yml_skips_only_the_role_validation_preflight_repeats():
     """A service play imports its role without Ansible's argument validation, which
     preflight (tags always) ran against the same specs for every host; the roles that
     preflight does not check keep theirs."""
-    plays = yaml.safe_load((ROOT / "playbooks/site.yml").read_text())
-    imported = {task["ansible.builtin.import_role"]["name"].removeprefix("lgtm.stack."):
-                task["ansible.builtin.import_role"] for play in plays
-                for task in play.get("tasks", []) if "ansible.builtin.import_role" in task}
+    plays = site_plays()
+    imported = imported_roles(plays)
     assert sorted(imported) == sorted(SERVICES)
     assert all(role["rolespec_validate"] is False for role in imported.values())
     assert "always" in plays[0]["roles"][0]["tags"]
