@@ -24,9 +24,11 @@ def scope(case: dict[str, Any]) -> dict[str, Any]:
     host = case["host"]
     hostvars = case.get("hostvars", {})
     role = ROLES / case["role"]
-    # Every service role depends on lgtm.stack.common and sees its defaults.
+    # Every service role depends on lgtm.stack.common and sees its defaults; preflight
+    # does not (a case says so with "common_defaults": false).
+    common = load(ROLES / "common/defaults/main.yml") if case.get("common_defaults", True) else {}
     return {
-        **load(ROLES / "common/defaults/main.yml"),
+        **common,
         **load(role / "defaults/main.yml"),
         **load(role / "vars/main.yml"),
         **hostvars.get(host, {}),
