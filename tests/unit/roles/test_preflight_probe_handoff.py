@@ -1,9 +1,10 @@
-"""The firewall's removal path is skipped only where preflight saw no guard's files.
+"""Roles that read preflight's probe instead of asking the host again.
 
 site.yml's preflight probes the firewall's unit and rules file (preflight_firewall_paths)
-so that a host which never had a guard skips the firewall's own probe. Both roles name
-those paths: they must agree, with the default firewall_config_dir and with one set in
-the inventory, or a leftover guard would go unnoticed.
+so that a host which never had a guard skips the firewall's own probe, and the journal
+directories Alloy mounts (preflight_journal_paths). Both sides name those paths: they
+must agree (for the firewall with the default firewall_config_dir and with one set in
+the inventory), or a leftover guard would go unnoticed and a journal unmounted.
 """
 
 import pytest
@@ -82,3 +83,49 @@ def test_a_leftover_unit_or_rules_file_is_removed(rendered, found):
 def test_without_preflight_s_answer_for_these_paths_the_firewall_probes_itself(rendered,
                                                                               unknown):
     assert rendered[unknown]["firewall_nothing_to_remove"] is False
+
+
+JOURNAL = ["/var/log/journal", "/run/log/journal", "/etc/machine-id"]
+ALLOY = ["alloy_journal_seen_by_preflight", "alloy_journal_mounts", "alloy_journal_candidates"]
+
+
+def alloy_case(**hostvars: object) -> dict:
+    return {"role": "alloy", "host": HOST, "hosts": {HOST: ["alloy"]},
+            "hostvars": {HOST: hostvars}, "render": ALLOY}
+
+
+@pytest.fixture(scope="module")
+def journal() -> dict[str, dict]:
+    volatile = {"/var/log/journal": False, "/run/log/journal": True, "/etc/machine-id": True}
+    persistent = {"/var/log/journal": True, "/run/log/journal": False, "/etc/machine-id": True}
+    return values({
+        "preflight": case("preflight", ["preflight_journal_paths"]),
+        "seen by preflight": alloy_case(preflight_probe=probe(**volatile)),
+        "alone": alloy_case(alloy_journal_paths={"paths": probe(**persistent)["paths"]}),
+        "preflight without the journal": alloy_case(
+            preflight_probe=probe(**{UNIT: False}),
+            alloy_journal_paths={"paths": probe(**persistent)["paths"]}),
+        "journal off": alloy_case(alloy_journal_enabled=False,
+                                  preflight_probe=probe(**persistent)),
+    })
+
+
+def test_preflight_probes_the_journal_paths_alloy_mounts(journal):
+    assert journal["preflight"]["preflight_journal_paths"] == JOURNAL
+    assert journal["alone"]["alloy_journal_candidates"] == JOURNAL
+
+
+def test_alloy_mounts_what_preflight_found_without_asking_again(journal):
+    seen = journal["seen by preflight"]
+    assert seen["alloy_journal_seen_by_preflight"] is True
+    assert seen["alloy_journal_mounts"] == ["/run/log/journal", "/etc/machine-id"]
+
+
+@pytest.mark.parametrize("name", ["alone", "preflight without the journal"])
+def test_without_preflight_s_answer_alloy_mounts_what_its_own_probe_found(journal, name):
+    assert journal[name]["alloy_journal_seen_by_preflight"] is False
+    assert journal[name]["alloy_journal_mounts"] == ["/var/log/journal", "/etc/machine-id"]
+
+
+def test_no_journal_mounts_when_the_journal_is_off(journal):
+    assert journal["journal off"]["alloy_journal_mounts"] == []
