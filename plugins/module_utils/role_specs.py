@@ -476,6 +476,7 @@ ROLE_SPECS: dict[str, dict[str, Any]] = {
                                                  'default': []}}},
         'quadlet_wait_timeout': {'type': 'int', 'default': 180},
         'quadlet_remove_data': {'type': 'bool', 'default': False},
+        'quadlet_setting_problems': {'type': 'list', 'elements': 'str', 'default': []},
         'quadlet_unit_dir': {'type': 'path', 'default': '/etc/containers/systemd'},
         'quadlet_state_dir': {'type': 'path', 'default': '/var/lib/lgtm/.state'},
         'quadlet_candidate_dir': {'type': 'path'},
