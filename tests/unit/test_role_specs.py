@@ -103,15 +103,43 @@ def test_common_validates_once_per_run_and_values():
 
 
 def test_roles_reading_lgtm_settings_depend_on_common():
-    """The service roles, network, firewall and the quadlet core read lgtm_* from common's defaults;
-    a service role also brings the network (a role used alone still gets it)."""
+    """The service roles, network, firewall and the quadlet core read lgtm_* from common's defaults.
+    A service role does not depend on network: the quadlet core brings it (see below)."""
     for role in [*SERVICES, "network", "firewall"]:
         meta = yaml.safe_load((ROOT / "roles" / role / "meta/main.yml").read_text())
         deps = [dep["role"] if isinstance(dep, dict) else dep for dep in meta["dependencies"]]
-        wanted = ["lgtm.stack.common"] + (["lgtm.stack.network"] if role in SERVICES else [])
-        assert deps == wanted, role
+        assert deps == ["lgtm.stack.common"], role
     # A role included privately (tasks_from) hands the core variables that refer to lgtm_*:
     # the core reaches common's defaults only through a dependency of its own.
     quadlet = yaml.safe_load((ROOT / "roles/quadlet/meta/main.yml").read_text())
     assert [dep["role"] for dep in quadlet["dependencies"]] == ["lgtm.stack.common"]
     assert not (ROOT / "roles/network/defaults/main.yml").read_text().count("lgtm_")
+
+
+def test_the_core_brings_the_network_once_per_run_in_the_task_a_service_skips_anyway():
+    """Every service's call of the quadlet core starts with one task that an unchanged run
+    skips: its condition holds the network role's guard (for every service but the network
+    itself, which deploys through the core), and the file it includes runs network's once.yml
+    under the same guard. network_signature, compared there, lives in common's vars (a
+    service role does not load network's), covers everything network applies, and assumes
+    network_state's default."""
+    guard = ("common_validated | default('') != common_signature"
+             " or network_applied | default('') != network_signature")
+    deploy = yaml.safe_load((ROOT / "roles/quadlet/tasks/deploy.yml").read_text())
+    first = deploy[0]
+    assert first["ansible.builtin.include_tasks"] == "prepare.yml"
+    assert f"(quadlet_service != 'network' and ({guard}))" in " ".join(first["when"].split())
+    prepare = yaml.safe_load((ROOT / "roles/quadlet/tasks/prepare.yml").read_text())
+    (network,) = [task for task in prepare if "ansible.builtin.include_role" in task]
+    assert network["ansible.builtin.include_role"] == {"name": "lgtm.stack.network",
+                                                        "tasks_from": "once"}
+    assert network["when"] == ["quadlet_service != 'network'", guard]
+    assert "network_signature" not in (ROOT / "roles/network/vars/main.yml").read_text()
+    signature = yaml.safe_load((ROOT / "roles/common/vars/main.yml").read_text())["network_signature"]
+    network_default = yaml.safe_load((ROOT / "roles/network/defaults/main.yml").read_text())
+    assert f"network_state | default('{network_default['network_state']}')" in signature
+    unit_inputs = set(re.findall(r"\b(lgtm_\w+)\b",
+                                 (ROOT / "roles/network/vars/main.yml").read_text()))
+    deploy_inputs = set(re.findall(r"\b(lgtm_\w+)\b",
+                                   (ROOT / "roles/network/tasks/deploy.yml").read_text()))
+    assert unit_inputs | deploy_inputs <= set(re.findall(r"\b(lgtm_\w+)\b", signature))
