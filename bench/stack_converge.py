@@ -221,23 +221,26 @@ def single_host(workdir: Path, services: list[str], report: Report,
         # starting. The new containers' start-up shares the two cores with the run above.
         report.append("A. " + settle(hosts[0]))
         before = [containers(host) for host in hosts]
-        rounds = [(play(inventory, REPO / "site.yml"), play(inventory, BASELINE))
-                  for _ in range(SETTLED_ROUNDS)]
+        noop_runs: list[Run] = []
+        baseline_runs: list[Run] = []
+        for _round in range(SETTLED_ROUNDS):
+            noop_runs.append(play(inventory, REPO / "site.yml"))
+            baseline_runs.append(play(inventory, BASELINE))
         settled_restarts = restarted(before, [containers(host) for host in hosts])
-        settled_noop = statistics.median(noop_run.seconds for noop_run, _ in rounds)
-        settled_baseline = statistics.median(base_run.seconds for _, base_run in rounds)
+        settled_noop = statistics.median(run.seconds for run in noop_runs)
+        settled_baseline = statistics.median(run.seconds for run in baseline_runs)
         report.extend([
             f"A. settled stack, {SETTLED_ROUNDS} interleaved rounds: no-op "
-            + ", ".join(f"{noop_run.seconds:.1f}" for noop_run, _ in rounds)
-            + " s (changed=" + ",".join(str(noop_run.changed) for noop_run, _ in rounds)
+            + ", ".join(f"{run.seconds:.1f}" for run in noop_runs)
+            + " s (changed=" + ",".join(str(run.changed) for run in noop_runs)
             + f", restarted containers={len(settled_restarts)} {settled_restarts or ''}), "
-            "baseline " + ", ".join(f"{base_run.seconds:.1f}" for _, base_run in rounds) + " s",
+            "baseline " + ", ".join(f"{run.seconds:.1f}" for run in baseline_runs) + " s",
             f"A. ratio no-op / baseline, settled stack, medians: "
             f"{settled_noop:.1f} s / {settled_baseline:.1f} s = "
             f"{settled_noop / settled_baseline:.2f} (target: at most {TARGET_RATIO})",
             f"A. controller CPU, 1 host, settled medians: no-op "
-            f"{statistics.median(noop_run.cpu for noop_run, _ in rounds):.1f} s, baseline "
-            f"{statistics.median(base_run.cpu for _, base_run in rounds):.1f} s",
+            f"{statistics.median(run.cpu for run in noop_runs):.1f} s, baseline "
+            f"{statistics.median(run.cpu for run in baseline_runs):.1f} s",
             "A. no-op module calls on the host per play, i.e. per service (target: at most "
             f"{TARGET_CALLS} per service): "
             + calls_per_service(profile.with_suffix(".calls.json"), 1),

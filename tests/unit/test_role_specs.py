@@ -132,8 +132,8 @@ def test_the_core_brings_the_network_once_per_run_in_the_task_a_service_skips_an
     assert f"(quadlet_service != 'network' and ({guard}))" in " ".join(first["when"].split())
     prepare = yaml.safe_load((ROOT / "roles/quadlet/tasks/prepare.yml").read_text())
     (network,) = [task for task in prepare if "ansible.builtin.include_role" in task]
-    assert network["ansible.builtin.include_role"] == {"name": "lgtm.stack.network",
-                                                        "tasks_from": "once"}
+    include = {"name": "lgtm.stack.network", "tasks_from": "once"}
+    assert network["ansible.builtin.include_role"] == include
     assert network["when"] == ["quadlet_service != 'network'", guard]
     assert "common_network_signature" not in (ROOT / "roles/network/vars/main.yml").read_text()
     common_vars = yaml.safe_load((ROOT / "roles/common/vars/main.yml").read_text())

@@ -80,8 +80,7 @@ def test_a_leftover_unit_or_rules_file_is_removed(rendered, found):
 
 
 @pytest.mark.parametrize("unknown", ["no preflight", "other paths probed"])
-def test_without_preflight_s_answer_for_these_paths_the_firewall_probes_itself(rendered,
-                                                                              unknown):
+def test_without_preflight_s_answer_the_firewall_probes_itself(rendered, unknown):
     assert rendered[unknown]["firewall_nothing_to_remove"] is False
 
 
