@@ -76,12 +76,11 @@ def test_common_validates_once_per_run_and_values():
     task per play)."""
     assert not (ROOT / "roles/common/tasks/main.yml").exists()
     once = "network/tasks/once.yml"
-    guards = {"common": ("validate", "common_validated", "common_signature",
+    guards = {"common": ("validate", "common_validated",
                          [(once, 0), ("firewall/tasks/main.yml", 0)]),
-              "network": ("deploy", "network_applied", "common_network_signature",
-                          [(once, 1)])}
+              "network": ("deploy", "network_applied", [(once, 1)])}
     conditions = []
-    for role, (entry, fact, signature_name, places) in guards.items():
+    for role, (entry, fact, places) in guards.items():
         folder = ROOT / "roles" / role
         entry_points = yaml.safe_load((folder / "meta/argument_specs.yml").read_text())
         assert list(entry_points["argument_specs"]) == [entry], role
@@ -90,8 +89,8 @@ def test_common_validates_once_per_run_and_values():
             guard = tasks[position]
             assert guard["ansible.builtin.include_role"] == {"name": f"lgtm.stack.{role}",
                                                              "tasks_from": entry}, path
-            assert guard["when"] == f"{fact} | default('') != {signature_name}", path
-        conditions.append(f"{fact} | default('') != {signature_name}")
+            assert guard["when"] == f"{fact} | default('') != {role}_signature", path
+        conditions.append(f"{fact} | default('') != {role}_signature")
         assert fact in (folder / "tasks" / f"{entry}.yml").read_text()
     network_main = yaml.safe_load((ROOT / "roles/network/tasks/main.yml").read_text())
     assert len(network_main) == 1
@@ -104,63 +103,15 @@ def test_common_validates_once_per_run_and_values():
 
 
 def test_roles_reading_lgtm_settings_depend_on_common():
-    """The service roles, network, firewall and the quadlet core read lgtm_* from common's defaults.
-    A service role does not depend on network: the quadlet core brings it (see below)."""
+    """The service roles, network, firewall and the quadlet core read lgtm_* from common's defaults;
+    a service role also brings the network (a role used alone still gets it)."""
     for role in [*SERVICES, "network", "firewall"]:
         meta = yaml.safe_load((ROOT / "roles" / role / "meta/main.yml").read_text())
         deps = [dep["role"] if isinstance(dep, dict) else dep for dep in meta["dependencies"]]
-        assert deps == ["lgtm.stack.common"], role
+        wanted = ["lgtm.stack.common"] + (["lgtm.stack.network"] if role in SERVICES else [])
+        assert deps == wanted, role
     # A role included privately (tasks_from) hands the core variables that refer to lgtm_*:
     # the core reaches common's defaults only through a dependency of its own.
     quadlet = yaml.safe_load((ROOT / "roles/quadlet/meta/main.yml").read_text())
     assert [dep["role"] for dep in quadlet["dependencies"]] == ["lgtm.stack.common"]
     assert not (ROOT / "roles/network/defaults/main.yml").read_text().count("lgtm_")
-
-
-def test_the_core_brings_the_network_once_per_run_in_the_task_a_service_skips_anyway():
-    """Every service's call of the quadlet core starts with one task that an unchanged run
-    skips: its condition holds the network role's guard (for every service but the network
-    itself, which deploys through the core), and the file it includes runs network's once.yml
-    under the same guard. common_network_signature, compared there, lives in common's vars (a
-    service role does not load network's), covers everything network applies, and assumes
-    network_state's default."""
-    guard = ("common_validated | default('') != common_signature"
-             " or network_applied | default('') != common_network_signature")
-    deploy = yaml.safe_load((ROOT / "roles/quadlet/tasks/deploy.yml").read_text())
-    first = deploy[0]
-    assert first["ansible.builtin.include_tasks"] == "prepare.yml"
-    assert f"(quadlet_service != 'network' and ({guard}))" in " ".join(first["when"].split())
-    prepare = yaml.safe_load((ROOT / "roles/quadlet/tasks/prepare.yml").read_text())
-    (network,) = [task for task in prepare if "ansible.builtin.include_role" in task]
-    include = {"name": "lgtm.stack.network", "tasks_from": "once"}
-    assert network["ansible.builtin.include_role"] == include
-    assert network["when"] == ["quadlet_service != 'network'", guard]
-    assert "common_network_signature" not in (ROOT / "roles/network/vars/main.yml").read_text()
-    common_vars = yaml.safe_load((ROOT / "roles/common/vars/main.yml").read_text())
-    signature = common_vars["common_network_signature"]
-    network_default = yaml.safe_load((ROOT / "roles/network/defaults/main.yml").read_text())
-    assert f"network_state | default('{network_default['network_state']}')" in signature
-    unit_inputs = set(re.findall(r"\b(lgtm_\w+)\b",
-                                 (ROOT / "roles/network/vars/main.yml").read_text()))
-    deploy_inputs = set(re.findall(r"\b(lgtm_\w+)\b",
-                                   (ROOT / "roles/network/tasks/deploy.yml").read_text()))
-    assert unit_inputs | deploy_inputs <= set(re.findall(r"\b(lgtm_\w+)\b", signature))
-
-
-def test_the_network_s_call_of_the_core_sets_every_input_a_service_s_call_could_leak():
-    """The core runs the network role from inside a service's call (its first task), where
-    that service's import vars (its config files, endpoints, TLS...) are in scope: the
-    network's own call must name every input of the core's spec, at its default where the
-    network has nothing to say, or it would deploy the service's files under the network
-    (a loki scenario failed so: "unit lgtm-loki.container is not in units"). The paths of
-    the core's own directories are not a role's to set."""
-    spec = yaml.safe_load((ROOT / "roles/quadlet/meta/argument_specs.yml").read_text())
-    options = spec["argument_specs"]["main"]["options"]
-    tasks = yaml.safe_load((ROOT / "roles/network/tasks/deploy.yml").read_text())
-    (call,) = [task for task in tasks if "ansible.builtin.import_role" in task]
-    given = call["vars"]
-    paths = {"quadlet_unit_dir", "quadlet_state_dir", "quadlet_candidate_dir"}
-    assert set(options) - paths == set(given)
-    network_own = {"quadlet_service", "quadlet_state", "quadlet_directories", "quadlet_units"}
-    for name in set(given) - network_own:
-        assert given[name] == options[name]["default"], name
